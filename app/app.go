@@ -1,0 +1,515 @@
+// Package app is the deterministic state machine of the DIVOC ledger: the
+// transaction kinds, their checks, and the state they change (an IAVL tree
+// whose root is the app hash, and a deterministic index beside it).
+//
+// It knows nothing of networking, CometBFT types or the wall clock: every
+// rule uses the block's time, state is read and written in a fixed order,
+// and nothing here holds personal data.
+//
+// The block lifecycle follows ABCI 2.0: FinalizeBlock executes a block and
+// stages its writes, returning the app hash; Commit persists them.
+package app
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cosmos/iavl"
+	idb "github.com/cosmos/iavl/db"
+	ics23 "github.com/cosmos/ics23/go"
+)
+
+// Options configure an App.
+type Options struct {
+	// Dir holds the state: state.db (the IAVL tree) and index.db.
+	Dir string
+	// CacheSize is the IAVL node cache, in nodes.
+	CacheSize int
+	// KeepVersions: tree versions older than this many heights are pruned
+	// (0 keeps all).
+	KeepVersions int64
+	// MaxTxBytes refuses larger transactions before parsing them.
+	MaxTxBytes int
+}
+
+// DefaultMaxTxBytes is the default transaction size limit.
+const DefaultMaxTxBytes = 8 << 20
+
+// App is the state machine.
+type App struct {
+	opts   Options
+	treeDB *idb.GoLevelDB
+	tree   *iavl.MutableTree
+	ix     *index
+
+	// Set by InitChain or loaded from state.
+	chain  string
+	params Params
+
+	// The block being executed, between FinalizeBlock and Commit.
+	pending *pendingBlock
+
+	committed atomic.Pointer[Snapshot]
+	commitMu  sync.Mutex
+	listeners []func(*CommittedBlock)
+}
+
+type pendingBlock struct {
+	height  int64
+	time    time.Time
+	blk     *blockState
+	results []*TxResult
+	hashes  []string
+	appHash []byte
+}
+
+// Snapshot is a committed version of the state, safe to read from any
+// goroutine while later blocks execute.
+type Snapshot struct {
+	Height  int64
+	AppHash []byte
+	Time    time.Time
+	tree    *iavl.ImmutableTree
+}
+
+// CommittedBlock is what listeners learn after Commit: the results of each
+// transaction, by hash.
+type CommittedBlock struct {
+	Height   int64
+	Time     time.Time
+	AppHash  []byte
+	TxHashes []string
+	Results  []*TxResult
+}
+
+// Open loads the state in opts.Dir, creating it if absent.
+func Open(opts Options) (*App, error) {
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 200_000
+	}
+	if opts.MaxTxBytes == 0 {
+		opts.MaxTxBytes = DefaultMaxTxBytes
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	treeDB, err := idb.NewGoLevelDB("state", opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	ix, err := openIndex(opts.Dir)
+	if err != nil {
+		treeDB.Close()
+		return nil, err
+	}
+	tree := iavl.NewMutableTree(treeDB, opts.CacheSize, false, iavl.NewNopLogger(), iavl.AsyncPruningOption(true))
+	if _, err := tree.Load(); err != nil {
+		ix.close()
+		treeDB.Close()
+		return nil, fmt.Errorf("load state: %w", err)
+	}
+	a := &App{opts: opts, treeDB: treeDB, tree: tree, ix: ix}
+	if tree.Version() > 0 {
+		if err := a.loadMeta(); err != nil {
+			a.Close()
+			return nil, err
+		}
+		ixh, err := ix.height()
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		if ixh < tree.Version() {
+			a.Close()
+			return nil, fmt.Errorf("index is at height %d, behind the state at %d: the index must be rebuilt by replay", ixh, tree.Version())
+		}
+		if err := a.snapshot(); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *App) loadMeta() error {
+	chain, err := a.tree.Get([]byte(kChain))
+	if err != nil || chain == nil {
+		return fmt.Errorf("state has no chain id: %v", err)
+	}
+	a.chain = string(chain)
+	pb, err := a.tree.Get([]byte(kParams))
+	if err != nil || pb == nil {
+		return fmt.Errorf("state has no params: %v", err)
+	}
+	return json.Unmarshal(pb, &a.params)
+}
+
+// snapshot publishes the latest saved version for readers.
+func (a *App) snapshot() error {
+	v := a.tree.Version()
+	it, err := a.tree.GetImmutable(v)
+	if err != nil {
+		return fmt.Errorf("snapshot %d: %w", v, err)
+	}
+	s := &Snapshot{Height: v, AppHash: it.Hash(), tree: it}
+	if tb, _ := it.Get([]byte(kTime)); len(tb) == 8 {
+		s.Time = time.Unix(0, int64(binary.BigEndian.Uint64(tb))).UTC()
+	}
+	a.committed.Store(s)
+	return nil
+}
+
+const kTime = "meta/time"
+
+// Close releases the databases.
+func (a *App) Close() error {
+	err := a.ix.close()
+	if e := a.treeDB.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+// ChainID is the chain this state belongs to ("" before InitChain).
+func (a *App) ChainID() string { return a.chain }
+
+// Params are the chain's parameters.
+func (a *App) Params() Params { return a.params }
+
+// MaxTxBytes is the size limit applied before parsing.
+func (a *App) MaxTxBytes() int { return a.opts.MaxTxBytes }
+
+// Info returns the last committed height and app hash.
+func (a *App) Info() (int64, []byte) {
+	if s := a.committed.Load(); s != nil {
+		return s.Height, s.AppHash
+	}
+	return 0, nil
+}
+
+// Committed returns the latest committed snapshot (nil before the first block).
+func (a *App) Committed() *Snapshot { return a.committed.Load() }
+
+// OnCommit registers a function called after every Commit, in the
+// committing goroutine. Listeners must not block.
+func (a *App) OnCommit(f func(*CommittedBlock)) {
+	a.commitMu.Lock()
+	defer a.commitMu.Unlock()
+	a.listeners = append(a.listeners, f)
+}
+
+// InitChain loads the genesis app_state and returns the app hash it gives.
+func (a *App) InitChain(chainID string, appState []byte, genesisTime time.Time) ([]byte, error) {
+	if a.tree.Version() > 0 {
+		return nil, errors.New("InitChain on a state that already has blocks")
+	}
+	g, err := ParseGenesis(appState)
+	if err != nil {
+		return nil, err
+	}
+	if chainID == "" {
+		return nil, errors.New("empty chain id")
+	}
+	a.chain, a.params = chainID, g.Params
+	c := &execCtx{app: a, kv: a.tree, chain: chainID, params: g.Params, time: genesisTime, blk: newBlockState()}
+	c.set(kChain, []byte(chainID))
+	g.apply(c)
+	return a.tree.WorkingHash(), nil
+}
+
+// Block is a decided block as the app sees it.
+type Block struct {
+	Height int64
+	Time   time.Time
+	Txs    [][]byte
+}
+
+// FinalizeBlock executes a block. Its writes are staged until Commit; the
+// returned app hash is the root the validators will sign.
+func (a *App) FinalizeBlock(b Block) ([]*TxResult, []byte, error) {
+	if a.chain == "" {
+		return nil, nil, errors.New("FinalizeBlock before InitChain")
+	}
+	if want := a.tree.Version() + 1; b.Height != want {
+		return nil, nil, fmt.Errorf("FinalizeBlock for height %d, state expects %d", b.Height, want)
+	}
+	if a.pending != nil {
+		// A block executed but not committed (the round failed, or the
+		// process is replaying): start over from the saved version.
+		a.tree.Rollback()
+		a.pending = nil
+	}
+	p := &pendingBlock{height: b.Height, time: b.Time.UTC(), blk: newBlockState()}
+	for i, raw := range b.Txs {
+		c := &execCtx{app: a, height: b.Height, time: p.time, chain: a.chain, params: a.params, txIdx: i, txHash: TxHash(raw), kv: a.tree, blk: p.blk}
+		res := a.deliver(c, raw)
+		if res.Code != OK {
+			p.blk.totals.TxRejected++
+		}
+		p.results = append(p.results, res)
+		p.hashes = append(p.hashes, c.txHash)
+	}
+	c := &execCtx{app: a, height: b.Height, time: p.time, chain: a.chain, params: a.params, kv: a.tree, blk: p.blk}
+	c.flushCounts()
+	var tb [8]byte
+	binary.BigEndian.PutUint64(tb[:], uint64(p.time.UnixNano()))
+	c.set(kTime, tb[:])
+	p.appHash = a.tree.WorkingHash()
+	a.pending = p
+	return p.results, p.appHash, nil
+}
+
+func (a *App) deliver(c *execCtx, raw []byte) *TxResult {
+	tx, e := DecodeTx(raw, a.opts.MaxTxBytes)
+	if e != nil {
+		return rejected(e)
+	}
+	b, e := decodeBody(tx)
+	if e != nil {
+		return rejected(e)
+	}
+	keys, e := verifyParts(c, b)
+	if e != nil {
+		r := rejected(e)
+		r.Kind = tx.Kind
+		return r
+	}
+	res := b.apply(c, keys)
+	if res.Code == OK {
+		h := []byte(fmt.Sprint(c.height))
+		for _, p := range b.parts() {
+			c.set(nonceKey(p.Header.KID, p.Header.Nonce), h)
+		}
+	}
+	res.Kind = tx.Kind
+	return res
+}
+
+// Commit persists the block FinalizeBlock executed: the index first, then
+// the tree (see index.go for why this order survives a crash between them).
+func (a *App) Commit() error {
+	p := a.pending
+	if p == nil {
+		return errors.New("Commit without FinalizeBlock")
+	}
+	if err := a.ix.write(p.height, p.blk.ixKeys, p.blk.ixValues); err != nil {
+		return fmt.Errorf("commit index at %d: %w", p.height, err)
+	}
+	hash, v, err := a.tree.SaveVersion()
+	if err != nil {
+		return fmt.Errorf("commit state at %d: %w", p.height, err)
+	}
+	if v != p.height || string(hash) != string(p.appHash) {
+		return fmt.Errorf("commit: saved version %d hash %X, executed %d hash %X", v, hash, p.height, p.appHash)
+	}
+	a.pending = nil
+	if k := a.opts.KeepVersions; k > 0 && v > k && v%100 == 0 {
+		if err := a.tree.DeleteVersionsTo(v - k); err != nil {
+			return fmt.Errorf("prune to %d: %w", v-k, err)
+		}
+	}
+	if err := a.snapshot(); err != nil {
+		return err
+	}
+	cb := &CommittedBlock{Height: p.height, Time: p.time, AppHash: hash, TxHashes: p.hashes, Results: p.results}
+	a.commitMu.Lock()
+	ls := a.listeners
+	a.commitMu.Unlock()
+	for _, f := range ls {
+		f(cb)
+	}
+	return nil
+}
+
+// CheckTx checks a transaction against the last committed state: shape,
+// canonical statements, signatures by registered keys valid at the next
+// height, chain, freshness and unused nonces. It writes nothing.
+func (a *App) CheckTx(raw []byte) *TxResult {
+	s := a.committed.Load()
+	if s == nil {
+		return rejected(reject(CodeMalformed, "the chain has no committed block yet"))
+	}
+	tx, e := DecodeTx(raw, a.opts.MaxTxBytes)
+	if e != nil {
+		return rejected(e)
+	}
+	b, e := decodeBody(tx)
+	if e != nil {
+		return rejected(e)
+	}
+	c := &execCtx{app: a, height: s.Height + 1, time: s.Time, chain: a.chain, params: a.params, check: true, kv: s.tree, blk: newBlockState()}
+	if _, e := verifyParts(c, b); e != nil {
+		r := rejected(e)
+		r.Kind = tx.Kind
+		return r
+	}
+	return &TxResult{Code: OK, Kind: tx.Kind}
+}
+
+// CheckStateless checks what needs no state (ProcessProposal uses it to
+// refuse blocks carrying transactions that could never be valid).
+func (a *App) CheckStateless(raw []byte) *Error {
+	tx, e := DecodeTx(raw, a.opts.MaxTxBytes)
+	if e != nil {
+		return e
+	}
+	_, e = decodeBody(tx)
+	return e
+}
+
+// --- reads of committed state, for queries and the API ---
+
+// Get reads a key at the snapshot.
+func (s *Snapshot) Get(key string) ([]byte, error) { return s.tree.Get([]byte(key)) }
+
+// Prove returns the value at key (nil if absent) with an ICS23 proof of its
+// membership or absence in the snapshot's tree. It verifies against the app
+// hash in the header of block Height+1.
+func (s *Snapshot) Prove(key string) ([]byte, *ics23.CommitmentProof, error) {
+	v, err := s.tree.Get([]byte(key))
+	if err != nil {
+		return nil, nil, err
+	}
+	var p *ics23.CommitmentProof
+	if v != nil {
+		p, err = s.tree.GetMembershipProof([]byte(key))
+	} else {
+		p, err = s.tree.GetNonMembershipProof([]byte(key))
+	}
+	return v, p, err
+}
+
+// Iterate calls f for each key with the prefix, in key order.
+func (s *Snapshot) Iterate(prefix string, f func(key string, value []byte) bool) {
+	end := []byte(prefix)
+	end[len(end)-1]++
+	s.tree.IterateRange([]byte(prefix), end, true, func(k, v []byte) bool { return f(string(k), v) })
+}
+
+// Totals are the running counts at the snapshot.
+func (s *Snapshot) Totals() Totals {
+	var t Totals
+	if b, _ := s.Get(kTotals); b != nil {
+		_ = json.Unmarshal(b, &t)
+	}
+	return t
+}
+
+// Keys lists every key ever registered, retired ones included.
+func (s *Snapshot) Keys() []Key {
+	var out []Key
+	s.Iterate(kKey, func(_ string, v []byte) bool {
+		var k Key
+		if json.Unmarshal(v, &k) == nil {
+			out = append(out, k)
+		}
+		return false
+	})
+	return out
+}
+
+// Key returns one key by kid.
+func (s *Snapshot) Key(kid string) *Key { return snapGet[Key](s, kKey+kid) }
+
+// Authority returns one authority.
+func (s *Snapshot) Authority(id string) *Authority { return snapGet[Authority](s, kAuthority+id) }
+
+// Facility returns one facility.
+func (s *Snapshot) Facility(code string) *Facility { return snapGet[Facility](s, kFacility+code) }
+
+// Vaccine returns one vaccine.
+func (s *Snapshot) Vaccine(code string) *Vaccine { return snapGet[Vaccine](s, kVaccine+code) }
+
+// Program returns one program.
+func (s *Snapshot) Program(id string) *Program { return snapGet[Program](s, kProgram+id) }
+
+// Vaccinator returns one vaccinator.
+func (s *Snapshot) Vaccinator(code string) *Vaccinator {
+	return snapGet[Vaccinator](s, kVaccinatr+code)
+}
+
+// Status returns a certificate's revocation or supersession, nil if none.
+func (s *Snapshot) Status(id string) *CertStatus { return snapGet[CertStatus](s, StatusKey(id)) }
+
+// Batch returns a batch commitment.
+func (s *Snapshot) Batch(h int64, tx int) *BatchCommitment {
+	return snapGet[BatchCommitment](s, BatchKey(h, tx))
+}
+
+// List decodes every entry under a registry prefix.
+func List[T any](s *Snapshot, prefix string) []T {
+	var out []T
+	s.Iterate(prefix, func(_ string, v []byte) bool {
+		var t T
+		if json.Unmarshal(v, &t) == nil {
+			out = append(out, t)
+		}
+		return false
+	})
+	return out
+}
+
+// Registry prefixes, for List.
+const (
+	PrefixAuthorities = kAuthority
+	PrefixFacilities  = kFacility
+	PrefixVaccinators = kVaccinatr
+	PrefixPrograms    = kProgram
+	PrefixVaccines    = kVaccine
+)
+
+func snapGet[T any](s *Snapshot, key string) *T {
+	b, err := s.Get(key)
+	if err != nil || b == nil {
+		return nil
+	}
+	t := new(T)
+	if json.Unmarshal(b, t) != nil {
+		return nil
+	}
+	return t
+}
+
+// Certificate returns the index entry of a certificate anchored at or
+// before the snapshot's height.
+func (a *App) Certificate(s *Snapshot, id string) (*CertRecord, error) {
+	var rec CertRecord
+	found, err := a.ix.getJSON(certKey(id), s.Height+1, &rec)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// DoseHistory returns the dose record of a recipient, program and dose.
+func (a *App) DoseHistory(s *Snapshot, recipient, program string, dose int) (*DoseRecord, error) {
+	var rec DoseRecord
+	found, err := a.ix.getJSON(doseKey(recipient, program, dose), s.Height+1, &rec)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// BatchLeaves returns the leaf hashes of the batch of transaction tx at height h.
+func (a *App) BatchLeaves(s *Snapshot, h int64, tx int) ([][]byte, error) {
+	flat, err := a.ix.get(leavesKey(h, tx), s.Height+1)
+	if err != nil || flat == nil {
+		return nil, err
+	}
+	leaves := make([][]byte, len(flat)/32)
+	for i := range leaves {
+		leaves[i] = flat[32*i : 32*i+32]
+	}
+	return leaves, nil
+}
+
+// DataDir is where the state lives.
+func (a *App) DataDir() string { return filepath.Clean(a.opts.Dir) }

@@ -1,0 +1,222 @@
+package app
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+	"regexp"
+	"slices"
+)
+
+// Registry entries. None of them holds personal data: facilities are
+// institutions, vaccinators appear as a pseudonymous code and a commitment to
+// their details (which stay in the vault), authorities are agencies.
+
+// Roles a key or an authority can hold.
+const (
+	RoleGovernance = "governance"
+	RoleIssuer     = "issuer"
+	RoleAuditor    = "auditor"
+	RoleFacility   = "facility"
+)
+
+// Status values of registry entries.
+const (
+	StatusActive    = "active"
+	StatusSuspended = "suspended"
+)
+
+// Authority is an agency: it governs, issues certificates, or audits.
+type Authority struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Roles  []string `json:"roles"`
+	Status string   `json:"status"`
+}
+
+// Facility is a place that vaccinates.
+type Facility struct {
+	Category string   `json:"category"`
+	Code     string   `json:"code"`
+	District string   `json:"district"`
+	Name     string   `json:"name"`
+	Pincode  string   `json:"pincode"`
+	Programs []string `json:"programs"`
+	State    string   `json:"state"`
+	Status   string   `json:"status"`
+	Type     string   `json:"type"`
+}
+
+// Vaccinator is a person who vaccinates, known on the ledger only by code.
+type Vaccinator struct {
+	Code       string   `json:"code"`
+	Commitment string   `json:"commitment"`
+	Facilities []string `json:"facilities"`
+	Status     string   `json:"status"`
+}
+
+// Program is a vaccination program (a disease, the vaccines approved for it).
+type Program struct {
+	Disease  string   `json:"disease"`
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Status   string   `json:"status"`
+	Vaccines []string `json:"vaccines"`
+}
+
+// Vaccine is a product with its schedule.
+type Vaccine struct {
+	Boosters        int    `json:"boosters"`
+	Code            string `json:"code"`
+	Doses           int    `json:"doses"`
+	Manufacturer    string `json:"manufacturer"`
+	MinIntervalDays int    `json:"min_interval_days"`
+	Name            string `json:"name"`
+	Status          string `json:"status"`
+}
+
+// Key is a public key the ledger accepts signatures from, for one role of
+// one owner, within a window of heights. ValidUntil 0 means open-ended.
+// Keys are never deleted: a retired key keeps its window so that old
+// signatures stay checkable against the key that was valid when they were made.
+type Key struct {
+	Alg        string `json:"alg"`
+	KID        string `json:"kid"`
+	Owner      string `json:"owner"`
+	Public     string `json:"public"`
+	Role       string `json:"role"`
+	ValidFrom  int64  `json:"valid_from"`
+	ValidUntil int64  `json:"valid_until"`
+}
+
+// ValidAt reports whether the key may sign at height h.
+func (k *Key) ValidAt(h int64) bool {
+	return h >= k.ValidFrom && (k.ValidUntil == 0 || h <= k.ValidUntil)
+}
+
+// PublicKey decodes the key's Ed25519 public key.
+func (k *Key) PublicKey() (ed25519.PublicKey, error) {
+	b, err := b64.DecodeString(k.Public)
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("key %s: public key is not a base64url Ed25519 key", k.KID)
+	}
+	return ed25519.PublicKey(b), nil
+}
+
+// Ed25519KID is the RFC 7638 JWK thumbprint of an Ed25519 public key: the
+// base64url SHA-256 of {"crv":"Ed25519","kty":"OKP","x":"..."}.
+func Ed25519KID(pub ed25519.PublicKey) string {
+	h := sha256.Sum256([]byte(`{"crv":"Ed25519","kty":"OKP","x":"` + b64.EncodeToString(pub) + `"}`))
+	return b64.EncodeToString(h[:])
+}
+
+// NewKey describes an Ed25519 public key for the ledger.
+func NewKey(pub ed25519.PublicKey, owner, role string, validFrom int64) Key {
+	return Key{Alg: Algorithm, KID: Ed25519KID(pub), Owner: owner, Public: b64.EncodeToString(pub), Role: role, ValidFrom: validFrom}
+}
+
+var (
+	codeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	hexRE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+func validCode(s string) bool { return codeRE.MatchString(s) }
+
+func (a *Authority) validate() error {
+	if !validCode(a.ID) {
+		return fmt.Errorf("authority id %q: 1-64 letters, digits, _ . -", a.ID)
+	}
+	if a.Name == "" || len(a.Name) > 256 {
+		return fmt.Errorf("authority %s: name is required (at most 256 bytes)", a.ID)
+	}
+	if len(a.Roles) == 0 {
+		return fmt.Errorf("authority %s: at least one role", a.ID)
+	}
+	for _, r := range a.Roles {
+		if r != RoleGovernance && r != RoleIssuer && r != RoleAuditor {
+			return fmt.Errorf("authority %s: unknown role %q", a.ID, r)
+		}
+	}
+	return validStatus(a.Status)
+}
+
+func (f *Facility) validate() error {
+	if !validCode(f.Code) {
+		return fmt.Errorf("facility code %q: 1-64 letters, digits, _ . -", f.Code)
+	}
+	if f.Name == "" || len(f.Name) > 256 {
+		return fmt.Errorf("facility %s: name is required (at most 256 bytes)", f.Code)
+	}
+	for _, p := range f.Programs {
+		if !validCode(p) {
+			return fmt.Errorf("facility %s: program %q is not a valid id", f.Code, p)
+		}
+	}
+	return validStatus(f.Status)
+}
+
+func (v *Vaccinator) validate() error {
+	if !validCode(v.Code) {
+		return fmt.Errorf("vaccinator code %q: 1-64 letters, digits, _ . -", v.Code)
+	}
+	if v.Commitment != "" && !hexRE.MatchString(v.Commitment) {
+		return fmt.Errorf("vaccinator %s: commitment must be 64 lowercase hex digits", v.Code)
+	}
+	if len(v.Facilities) == 0 {
+		return fmt.Errorf("vaccinator %s: attached to no facility", v.Code)
+	}
+	return validStatus(v.Status)
+}
+
+func (p *Program) validate() error {
+	if !validCode(p.ID) {
+		return fmt.Errorf("program id %q: 1-64 letters, digits, _ . -", p.ID)
+	}
+	if p.Name == "" || len(p.Vaccines) == 0 {
+		return fmt.Errorf("program %s: name and at least one vaccine are required", p.ID)
+	}
+	return validStatus(p.Status)
+}
+
+func (v *Vaccine) validate() error {
+	if !validCode(v.Code) {
+		return fmt.Errorf("vaccine code %q: 1-64 letters, digits, _ . -", v.Code)
+	}
+	if v.Name == "" {
+		return fmt.Errorf("vaccine %s: name is required", v.Code)
+	}
+	if v.Doses < 1 || v.Doses > 10 || v.Boosters < 0 || v.Boosters > 10 || v.MinIntervalDays < 0 {
+		return fmt.Errorf("vaccine %s: doses 1-10, boosters 0-10, interval ≥ 0", v.Code)
+	}
+	return validStatus(v.Status)
+}
+
+func (k *Key) validate() error {
+	pub, err := k.PublicKey()
+	if err != nil {
+		return err
+	}
+	if k.Alg != Algorithm {
+		return fmt.Errorf("key %s: alg must be %s", k.KID, Algorithm)
+	}
+	if Ed25519KID(pub) != k.KID {
+		return fmt.Errorf("key %s: kid is not the JWK thumbprint of the key", k.KID)
+	}
+	if !slices.Contains([]string{RoleGovernance, RoleIssuer, RoleAuditor, RoleFacility}, k.Role) {
+		return fmt.Errorf("key %s: unknown role %q", k.KID, k.Role)
+	}
+	if k.Owner == "" {
+		return fmt.Errorf("key %s: owner is required", k.KID)
+	}
+	if k.ValidFrom < 0 || (k.ValidUntil != 0 && k.ValidUntil < k.ValidFrom) {
+		return fmt.Errorf("key %s: validity window is empty", k.KID)
+	}
+	return nil
+}
+
+func validStatus(s string) error {
+	if s != StatusActive && s != StatusSuspended {
+		return fmt.Errorf("status %q: want %s or %s", s, StatusActive, StatusSuspended)
+	}
+	return nil
+}
