@@ -513,3 +513,17 @@ func (a *App) BatchLeaves(s *Snapshot, h int64, tx int) ([][]byte, error) {
 
 // DataDir is where the state lives.
 func (a *App) DataDir() string { return filepath.Clean(a.opts.Dir) }
+
+// SnapshotAt returns the committed state at an earlier height, if it has
+// not been pruned.
+func (a *App) SnapshotAt(h int64) (*Snapshot, error) {
+	cur := a.committed.Load()
+	if cur == nil || h < 1 || h > cur.Height {
+		return nil, fmt.Errorf("height %d is not committed", h)
+	}
+	it, err := a.tree.GetImmutable(h)
+	if err != nil {
+		return nil, fmt.Errorf("height %d is no longer kept: %w", h, err)
+	}
+	return &Snapshot{Height: h, AppHash: it.Hash(), tree: it}, nil
+}

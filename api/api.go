@@ -1,0 +1,196 @@
+// Package api is the node's REST layer: one table of routes, handlers that
+// turn requests into typed calls on a Backend and return values or
+// problems, and the OpenAPI document that describes them.
+package api
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the OpenAPI 3 document of the API.
+func OpenAPI() []byte { return openAPI }
+
+// Config wires the API.
+type Config struct {
+	Backend Backend
+	// Metrics is served on /metrics.
+	Metrics prometheus.Gatherer
+	// MaxBodyBytes bounds request bodies (413 beyond).
+	MaxBodyBytes int64
+	// AdminToken authorizes issuer operations (revoke, correct).
+	AdminToken string
+	// Observe records each request's latency by route pattern.
+	Observe func(route string, status int, d time.Duration)
+}
+
+type server struct {
+	Config
+}
+
+// Route is one entry of the route table.
+type Route struct {
+	Method, Pattern string
+	// Auth names who may call: public, facility (a signature or a facility
+	// token) or admin (the node operator's token).
+	Auth    string
+	Summary string
+	handler func(*server, http.ResponseWriter, *http.Request) error
+}
+
+// Routes is the whole API. The OpenAPI document must list each of them
+// (a test checks).
+var Routes = []Route{
+	{"GET", "/healthz", "public", "Liveness and the committed height", (*server).healthz},
+	{"GET", "/metrics", "public", "Prometheus metrics (CometBFT's and the node's)", nil},
+	{"GET", "/openapi.yaml", "public", "This API's OpenAPI 3 document", (*server).openapi},
+	{"GET", "/v1/status", "public", "Chain, height, app hash and running totals", (*server).status},
+	{"GET", "/v1/registry", "public", "Programs, vaccines and facilities on the ledger", (*server).registry},
+	{"POST", "/v1/certify", "facility", "DIVOC certify request (JSON array); waits for commit", (*server).certify},
+	{"POST", "/v1/bulkCertify", "facility", "DIVOC bulk certificates CSV; returns an upload id", (*server).bulkCertify},
+	{"GET", "/v1/uploads/{id}", "public", "An upload's progress and per-row results", (*server).upload},
+	{"GET", "/v1/certificates/{id}", "public", "A certificate: anchor, status and credential (JSON, or the vc+jwt with Accept: application/vc+jwt)", (*server).certificate},
+	{"PUT", "/v1/certificates/{id}", "admin", "Correct a certificate: a new one supersedes it", (*server).correct},
+	{"GET", "/v1/certificates/{id}/qr.png", "public", "The credential as a QR code", (*server).certificateQR},
+	{"POST", "/v1/certificates/{id}/revoke", "admin", "Revoke a certificate", (*server).revoke},
+	{"POST", "/v1/verify", "public", "Verify a credential (vc+jwt text, JSON, or a QR PNG)", (*server).verify},
+	{"GET", "/v1/trust/jwks", "public", "Issuer keys registered on the ledger (JWKS)", (*server).jwks},
+}
+
+// New returns the API handler.
+func New(cfg Config) http.Handler {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 64 << 20
+	}
+	s := &server{Config: cfg}
+	r := chi.NewRouter()
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		NewProblem(http.StatusNotFound, CodeNotFound, "no such route; see /openapi.yaml").Render(w)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		NewProblem(http.StatusMethodNotAllowed, CodeBadRequest, "method not allowed on this route").Render(w)
+	})
+	for _, rt := range Routes {
+		rt := rt
+		if rt.Pattern == "/metrics" {
+			var h http.Handler = http.NotFoundHandler()
+			if cfg.Metrics != nil {
+				h = promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{})
+			}
+			r.Method(rt.Method, rt.Pattern, h)
+			continue
+		}
+		r.Method(rt.Method, rt.Pattern, s.wrap(rt))
+	}
+	return r
+}
+
+// wrap applies the body limit, authentication, error rendering and timing.
+func (s *server) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		r.Body = http.MaxBytesReader(sw, r.Body, s.MaxBodyBytes)
+		err := s.authorize(rt, r)
+		if err == nil {
+			err = rt.handler(s, sw, r)
+		}
+		if err != nil {
+			asProblem(err).Render(sw)
+		}
+		if s.Observe != nil {
+			s.Observe(rt.Pattern, sw.status, time.Since(start))
+		}
+	})
+}
+
+func (s *server) authorize(rt Route, r *http.Request) error {
+	switch rt.Auth {
+	case "admin":
+		tok, ok := bearer(r)
+		if !ok {
+			return NewProblem(http.StatusUnauthorized, CodeUnauthenticated, "this operation needs the node operator's token: Authorization: Bearer <token>")
+		}
+		if s.AdminToken == "" || !constantTimeEqual(tok, s.AdminToken) {
+			return NewProblem(http.StatusForbidden, CodeForbidden, "the token is not the node operator's")
+		}
+	case "facility":
+		if r.Header.Get(HeaderSignature) != "" {
+			return nil // checked against the ledger's keys by the backend
+		}
+		tok, ok := bearer(r)
+		if !ok {
+			return NewProblem(http.StatusUnauthorized, CodeUnauthenticated, "sign the upload (header "+HeaderSignature+": a detached JWS by the facility's registered key) or send the facility's token (Authorization: Bearer <token>)")
+		}
+		if _, ok := s.Backend.FacilityForToken(tok); !ok {
+			return NewProblem(http.StatusForbidden, CodeForbidden, "unknown facility token")
+		}
+	}
+	return nil
+}
+
+// HeaderSignature carries a facility's detached JWS.
+const HeaderSignature = "Divoc-Signature"
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	return strings.TrimSpace(tok), ok && strings.TrimSpace(tok) != ""
+}
+
+func constantTimeEqual(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var v byte
+	for i := 0; i < len(a); i++ {
+		v |= a[i] ^ b[i]
+	}
+	return v == 0
+}
+
+func asProblem(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return NewProblem(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body is larger than the limit of "+itoa(mbe.Limit)+" bytes")
+	}
+	return NewProblem(http.StatusInternalServerError, CodeInternal, err.Error())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

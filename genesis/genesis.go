@@ -1,0 +1,135 @@
+// Package genesis builds the consortium genesis: the authorities and their
+// keys, the programs and vaccines, and the facilities and vaccinators read
+// from DIVOC's facilities.csv and vaccinators.csv. Personal data in those
+// files (vaccinators' names, admins' phone numbers) is left out: a
+// vaccinator is a code and a keyed commitment on the ledger.
+package genesis
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/divoc/divoc/app"
+	"github.com/divoc/divoc/divocfmt"
+	"github.com/divoc/divoc/ingest"
+	"github.com/divoc/divoc/internal/strictjson"
+)
+
+// DefaultVaccines is the catalogue a new network starts with: the vaccines
+// of India's COVID-19 drive and its measles-rubella campaign, with their
+// schedules.
+func DefaultVaccines() []app.Vaccine {
+	return []app.Vaccine{
+		{Code: "COVISHIELD", Name: "Covishield", Manufacturer: "Serum Institute of India", Doses: 2, Boosters: 1, MinIntervalDays: 84, Status: app.StatusActive},
+		{Code: "COVAXIN", Name: "Covaxin", Manufacturer: "Bharat Biotech", Doses: 2, Boosters: 1, MinIntervalDays: 28, Status: app.StatusActive},
+		{Code: "CORBEVAX", Name: "Corbevax", Manufacturer: "Biological E", Doses: 2, Boosters: 1, MinIntervalDays: 28, Status: app.StatusActive},
+		{Code: "MRVAC", Name: "MR-VAC", Manufacturer: "Serum Institute of India", Doses: 2, MinIntervalDays: 28, Status: app.StatusActive},
+	}
+}
+
+// DefaultPrograms are the programs a new network starts with.
+func DefaultPrograms() []app.Program {
+	return []app.Program{
+		{ID: "C19", Name: "COVID-19 Vaccination Programme", Disease: "COVID-19", Vaccines: []string{"COVISHIELD", "COVAXIN", "CORBEVAX"}, Status: app.StatusActive},
+		{ID: "MR", Name: "Measles-Rubella Campaign", Disease: "Measles and rubella", Vaccines: []string{"MRVAC"}, Status: app.StatusActive},
+	}
+}
+
+// Authority is an agency with its public keys by role.
+type Authority struct {
+	ID, Name string
+	Roles    []string
+	Keys     map[string]ed25519.PublicKey // role -> key
+}
+
+// Input is what a genesis is built from.
+type Input struct {
+	Params      app.Params
+	Authorities []Authority
+	Programs    []app.Program
+	Vaccines    []app.Vaccine
+	Facilities  []divocfmt.Facility
+	// FacilityKeys holds each facility's initial signing key.
+	FacilityKeys map[string]ed25519.PublicKey
+	Vaccinators  []divocfmt.Vaccinator
+	// CommitKey keys the vaccinators' commitments.
+	CommitKey ingest.PseudonymKey
+}
+
+// Build returns the app genesis, with a warning for each registry row that
+// could not be used as is.
+func Build(in Input) (*app.Genesis, []string, error) {
+	g := &app.Genesis{Params: in.Params, Programs: in.Programs, Vaccines: in.Vaccines}
+	var warnings []string
+	programIDs := make([]string, len(in.Programs))
+	for i, p := range in.Programs {
+		programIDs[i] = p.ID
+	}
+	for _, a := range in.Authorities {
+		ga := app.GenesisAuthority{Authority: app.Authority{ID: a.ID, Name: a.Name, Roles: a.Roles, Status: app.StatusActive}}
+		for _, role := range a.Roles {
+			if k, ok := a.Keys[role]; ok {
+				ga.Keys = append(ga.Keys, app.KeySpec{Public: b64(k), Role: role})
+			}
+		}
+		g.Authorities = append(g.Authorities, ga)
+	}
+	known := map[string]bool{}
+	for _, f := range in.Facilities {
+		k, ok := in.FacilityKeys[f.Code]
+		if !ok {
+			return nil, nil, fmt.Errorf("facility %s has no key", f.Code)
+		}
+		status := app.StatusActive
+		if !strings.EqualFold(f.Status, "active") {
+			status = app.StatusSuspended
+			warnings = append(warnings, fmt.Sprintf("facility %s: status %q, registered as suspended", f.Code, f.Status))
+		}
+		g.Facilities = append(g.Facilities, app.GenesisFacility{
+			Facility: app.Facility{
+				Category: strings.ToUpper(f.Category), Code: f.Code, District: f.Address.District, Name: f.Name,
+				Pincode: f.Address.Pincode, Programs: programIDs, State: f.Address.State, Status: status, Type: f.Type,
+			},
+			Keys: []app.KeySpec{{Public: b64(k), Role: app.RoleFacility}},
+		})
+		known[f.Code] = true
+	}
+	for _, v := range in.Vaccinators {
+		var at []string
+		for _, f := range v.FacilityCodes {
+			if known[f] {
+				at = append(at, f)
+			} else {
+				warnings = append(warnings, fmt.Sprintf("vaccinator %s: facility %s is not in facilities.csv, dropped", v.Code, f))
+			}
+		}
+		if len(at) == 0 {
+			warnings = append(warnings, fmt.Sprintf("vaccinator %s: no known facility, left out", v.Code))
+			continue
+		}
+		status := app.StatusActive
+		if !strings.EqualFold(v.Status, "active") {
+			status = app.StatusSuspended
+		}
+		sort.Strings(at)
+		g.Vaccinators = append(g.Vaccinators, app.Vaccinator{Code: v.Code, Commitment: VaccinatorCommitment(in.CommitKey, v), Facilities: at, Status: status})
+	}
+	if err := g.Validate(); err != nil {
+		return nil, warnings, err
+	}
+	return g, warnings, nil
+}
+
+// VaccinatorCommitment is the keyed hash of a vaccinator's details.
+func VaccinatorCommitment(key ingest.PseudonymKey, v divocfmt.Vaccinator) string {
+	details := struct {
+		Email, Mobile, Name, NationalIdentifier string
+	}{v.Email, v.Mobile, v.Name, v.NationalIdentifier}
+	b, _ := strictjson.Marshal(details)
+	return key.Commitment(divocfmt.Certificate{PreEnrollmentCode: "vaccinator:" + v.Code, Recipient: divocfmt.Recipient{Name: string(b)}})
+}
+
+func b64(k ed25519.PublicKey) string { return base64.RawURLEncoding.EncodeToString(k) }

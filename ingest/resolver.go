@@ -1,0 +1,80 @@
+package ingest
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/divoc/divoc/app"
+	"github.com/divoc/divoc/divocfmt"
+)
+
+// Catalog resolves names against the ledger's registries (vaccines and
+// programs) and the facility's own list of vaccinators (names are personal
+// data: they are in DIVOC's vaccinators.csv and the node's vault, not on
+// the ledger).
+type Catalog struct {
+	vaccines    map[string]app.Vaccine // by lower-case name and by code
+	programOf   map[string]string      // vaccine code -> its only program ("" if several)
+	vaccinators map[string][]divocfmt.Vaccinator
+}
+
+// NewCatalog builds a resolver.
+func NewCatalog(vaccines []app.Vaccine, programs []app.Program, vaccinators []divocfmt.Vaccinator) *Catalog {
+	c := &Catalog{vaccines: map[string]app.Vaccine{}, programOf: map[string]string{}, vaccinators: map[string][]divocfmt.Vaccinator{}}
+	for _, v := range vaccines {
+		c.vaccines[strings.ToLower(v.Name)] = v
+		c.vaccines[strings.ToLower(v.Code)] = v
+	}
+	count := map[string]int{}
+	for _, p := range programs {
+		for _, v := range p.Vaccines {
+			count[v]++
+			c.programOf[v] = p.ID
+		}
+	}
+	for v, n := range count {
+		if n > 1 {
+			c.programOf[v] = ""
+		}
+	}
+	for _, v := range vaccinators {
+		for _, f := range v.FacilityCodes {
+			c.vaccinators[f] = append(c.vaccinators[f], v)
+		}
+	}
+	return c
+}
+
+// Vaccine implements Resolver.
+func (c *Catalog) Vaccine(name, manufacturer string) (string, string, error) {
+	v, ok := c.vaccines[strings.ToLower(strings.TrimSpace(name))]
+	if !ok {
+		return "", "", fmt.Errorf("vaccine %q is not in the registry", name)
+	}
+	if manufacturer != "" && !strings.EqualFold(strings.TrimSpace(manufacturer), v.Manufacturer) {
+		return "", "", fmt.Errorf("vaccine %q is made by %q, not %q", name, v.Manufacturer, manufacturer)
+	}
+	return v.Code, c.programOf[v.Code], nil
+}
+
+// Vaccinator implements Resolver: an exact code, or a unique name among the
+// facility's vaccinators.
+func (c *Catalog) Vaccinator(facility, name string) (string, error) {
+	name = strings.TrimSpace(name)
+	var found []string
+	for _, v := range c.vaccinators[facility] {
+		if v.Code == name {
+			return v.Code, nil
+		}
+		if strings.EqualFold(v.Name, name) {
+			found = append(found, v.Code)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return "", fmt.Errorf("no vaccinator named %q works at facility %s", name, facility)
+	}
+	return "", fmt.Errorf("%d vaccinators named %q work at facility %s: use the vaccinator code", len(found), name, facility)
+}

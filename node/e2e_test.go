@@ -1,0 +1,192 @@
+package node_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/divoc/divoc/api"
+	"github.com/divoc/divoc/app"
+	"github.com/divoc/divoc/client"
+	"github.com/divoc/divoc/divocfmt"
+	"github.com/divoc/divoc/ingest"
+	"github.com/divoc/divoc/keys"
+	"github.com/divoc/divoc/node"
+)
+
+func startLocal(t *testing.T, certs, bad int) (*node.Node, string) {
+	t.Helper()
+	home := t.TempDir()
+	if _, err := node.InitLocal(node.LocalOptions{Home: home, Seed: 7, Facilities: 3, Certificates: certs, BadRows: bad,
+		APIListen: "127.0.0.1:0", P2PListen: "tcp://127.0.0.1:0"}); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	n, err := node.Start(node.Home(home))
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { n.Stop() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := n.WaitHeight(ctx, 1); err != nil {
+		t.Fatalf("no first block: %v", err)
+	}
+	return n, home
+}
+
+func facilityToken(n *node.Node, facility string) string {
+	for tok, f := range n.Service.FacilityTokens() {
+		if f == facility {
+			return tok
+		}
+	}
+	return ""
+}
+
+// Through HTTP: a facility uploads a CSV it signed itself, the rows are
+// committed with certificates, a certificate verifies, is revoked and then
+// fails, another is corrected and the correction verifies.
+func TestEndToEndThroughHTTP(t *testing.T) {
+	n, home := startLocal(t, 60, 8)
+	ctx := context.Background()
+	base := "http://" + n.APIAddr
+	pub := client.New(base, "")
+
+	// The facility's side: parse its CSV, derive and sign the events.
+	data := filepath.Join(home, "gen-data")
+	facs := n.App.Committed()
+	reg, err := pub.Registry(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fac := reg.Facilities[0].Code
+	csvBytes, err := os.ReadFile(filepath.Join(data, "certificates-"+fac+".csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, rowErrs, err := divocfmt.ParseBulkCSV(strings.NewReader(string(csvBytes)), divocfmt.CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vf, _ := os.Open(filepath.Join(data, "vaccinators.csv"))
+	vaccinators, _, _ := divocfmt.ParseVaccinatorsCSV(vf)
+	vf.Close()
+	pk, _ := ingest.LoadPseudonymKey(filepath.Join(home, "keys", "pseudonym.key"))
+	fk, err := keys.Load(filepath.Join(home, "keys", "facilities", fac+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := ingest.Prepare(fac, "", certs, ingest.NewCatalog(reg.Vaccines, reg.Programs, vaccinators), pk)
+	part, err := batch.Sign(n.App.ChainID(), fk, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := pub.BulkCertify(ctx, csvBytes, "", part.DetachedJWS(), true)
+	if err != nil {
+		t.Fatalf("signed upload: %v", err)
+	}
+	if up.Status != "committed" || up.Accepted == 0 || up.Pending != 0 {
+		t.Fatalf("upload: %+v", up)
+	}
+	t.Logf("upload: %d rows, %d accepted, %d rejected, %d row errors, height %d", up.Rows, up.Accepted, up.Rejected, len(up.Errors), up.Height)
+	if len(up.Errors) < len(rowErrs) {
+		t.Fatalf("upload reports %d row errors, the parser found %d", len(up.Errors), len(rowErrs))
+	}
+	var certID string
+	for _, r := range up.Results {
+		if r.Code == string(app.OK) {
+			certID = r.Certificate
+			break
+		}
+	}
+	_ = facs
+
+	// A tampered signature is refused with a problem.
+	bad := part.DetachedJWS()
+	bad = bad[:len(bad)-4] + "AAAA"
+	if _, err := pub.BulkCertify(ctx, csvBytes, "", bad, true); !isProblem(err, 401, string(app.CodeBadSignature)) {
+		t.Fatalf("tampered signature: %v", err)
+	}
+	// Replaying the same signed upload is refused by the ledger row by row
+	// (the nonce is fresh per signature, so: signature replay).
+	if up2, err := pub.BulkCertify(ctx, csvBytes, "", part.DetachedJWS(), true); err == nil && up2.Accepted != 0 {
+		t.Fatalf("replayed upload accepted %d rows", up2.Accepted)
+	}
+
+	cert, err := pub.Certificate(ctx, certID)
+	if err != nil || cert.Credential == "" || cert.Status != app.CertActive {
+		t.Fatalf("certificate: %+v %v", cert, err)
+	}
+	v, err := pub.Verify(ctx, cert.Credential)
+	if err != nil || !v.Valid {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+
+	// Tampering with the credential breaks the signature (threat 12).
+	parts := strings.Split(cert.Credential, ".")
+	tampered := parts[0] + "." + flipChar(parts[1]) + "." + parts[2]
+	if v, err := pub.Verify(ctx, tampered); err != nil || v.Valid {
+		t.Fatalf("tampered credential: %+v %v", v, err)
+	}
+
+	// Revocation needs the operator's token.
+	if _, err := pub.Revoke(ctx, certID, "issued in error"); !isProblem(err, 401, api.CodeUnauthenticated) {
+		t.Fatalf("revoke without token: %v", err)
+	}
+	admin := client.New(base, n.Service.AdminToken())
+	if c, err := admin.Revoke(ctx, certID, "issued in error"); err != nil || c.Status != app.CertRevoked {
+		t.Fatalf("revoke: %+v %v", c, err)
+	}
+	v, _ = pub.Verify(ctx, cert.Credential)
+	if v.Valid || v.Status != app.CertRevoked {
+		t.Fatalf("revoked credential verifies: %+v", v)
+	}
+
+	// Correct another one.
+	var other string
+	for _, r := range up.Results {
+		if r.Code == string(app.OK) && r.Certificate != certID {
+			other = r.Certificate
+			break
+		}
+	}
+	fixed, err := admin.Correct(ctx, other, api.Correction{Reason: "name misspelt", Name: "Corrected Name"})
+	if err != nil || fixed.Replaces != other {
+		t.Fatalf("correct: %+v %v", fixed, err)
+	}
+	if v, _ := pub.Verify(ctx, fixed.Credential); !v.Valid || v.Holder.Name != "Corrected Name" {
+		t.Fatalf("corrected credential: %+v", v)
+	}
+	oldCert, _ := pub.Certificate(ctx, other)
+	if v, _ := pub.Verify(ctx, oldCert.Credential); v.Valid || v.Status != app.CertSuperseded {
+		t.Fatalf("superseded credential: %+v", v)
+	}
+
+	// The QR code round-trips through verification.
+	png, err := pub.QR(ctx, fixed.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := pub.VerifyQR(ctx, png); err != nil || !v.Valid {
+		t.Fatalf("verify QR: %+v %v", v, err)
+	}
+}
+
+func flipChar(s string) string {
+	b := []byte(s)
+	i := len(b) / 2
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
+
+func isProblem(err error, status int, code string) bool {
+	p, ok := err.(*api.Problem)
+	return ok && p.Status == status && p.Code == code
+}

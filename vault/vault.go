@@ -1,0 +1,238 @@
+// Package vault is the node's store for what must never go on the ledger:
+// the personal data behind each certificate, the signed credentials, the
+// vaccinators' names, upload jobs and lookup indexes. It is a Badger
+// database private to one node.
+package vault
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/divoc/divoc/divocfmt"
+)
+
+// Key prefixes.
+const (
+	pCert     = "cert/"   // cert/<id>            -> Record
+	pUpload   = "upload/" // upload/<id>          -> Upload
+	pEnroll   = "enroll/" // enroll/<facility>/<preEnrollmentCode>/<id> -> ""
+	pVaccinat = "vacc/"   // vacc/<code>          -> divocfmt.Vaccinator
+	pErased   = "erased/" // erased/<id>          -> time
+)
+
+// ErrNotFound is returned for a missing entry.
+var ErrNotFound = errors.New("not found")
+
+// Vault is the private store.
+type Vault struct {
+	db *badger.DB
+}
+
+// Open opens (or creates) the vault in dir.
+func Open(dir string) (*Vault, error) {
+	opts := badger.DefaultOptions(dir).
+		WithLogger(nil).
+		WithMemTableSize(32 << 20).
+		WithNumMemtables(3).
+		WithBlockCacheSize(64 << 20).
+		WithIndexCacheSize(32 << 20).
+		WithValueLogFileSize(256 << 20)
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open vault %s: %w", dir, err)
+	}
+	return &Vault{db: db}, nil
+}
+
+// Close closes the vault.
+func (v *Vault) Close() error { return v.db.Close() }
+
+// Record is everything the node keeps about one certificate: the facility's
+// record as uploaded (personal data) and the signed credential. Whether it
+// was anchored, and its status, are the ledger's to say.
+type Record struct {
+	ID         string               `json:"id"`
+	Facility   string               `json:"facility"`
+	Upload     string               `json:"upload,omitempty"`
+	Cert       divocfmt.Certificate `json:"cert"`
+	Credential string               `json:"credential"` // the vc+jwt
+	Hash       string               `json:"hash"`       // sha256 of Credential, as anchored
+	Replaces   string               `json:"replaces,omitempty"`
+	CreatedAt  time.Time            `json:"created_at"`
+	Committed  bool                 `json:"committed"`
+	Height     int64                `json:"height,omitempty"`
+	RejectCode string               `json:"reject_code,omitempty"`
+	RejectWhy  string               `json:"reject_reason,omitempty"`
+}
+
+// PutRecords stores records in one transaction (before their anchors are
+// submitted, so that an acknowledged certificate always has its data).
+func (v *Vault) PutRecords(recs []*Record) error {
+	wb := v.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, r := range recs {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		if err := wb.Set([]byte(pCert+r.ID), b); err != nil {
+			return err
+		}
+		if code := r.Cert.PreEnrollmentCode; code != "" {
+			if err := wb.Set([]byte(pEnroll+r.Facility+"/"+code+"/"+r.ID), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return wb.Flush()
+}
+
+// Record returns one certificate's record.
+func (v *Vault) Record(id string) (*Record, error) {
+	var r Record
+	err := v.getJSON(pCert+id, &r)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ByPreEnrollment lists certificate ids a facility issued for an enrollment code.
+func (v *Vault) ByPreEnrollment(facility, code string) ([]string, error) {
+	prefix := []byte(pEnroll + facility + "/" + code + "/")
+	var ids []string
+	err := v.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			ids = append(ids, string(it.Item().Key()[len(prefix):]))
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// Erase removes a person's data from a certificate record (the right to
+// erasure): the credential and the uploaded record go; the ledger, which
+// holds only keyed hashes, is untouched.
+func (v *Vault) Erase(id string, at time.Time) error {
+	r, err := v.Record(id)
+	if err != nil {
+		return err
+	}
+	return v.db.Update(func(txn *badger.Txn) error {
+		if code := r.Cert.PreEnrollmentCode; code != "" {
+			if err := txn.Delete([]byte(pEnroll + r.Facility + "/" + code + "/" + id)); err != nil {
+				return err
+			}
+		}
+		if err := txn.Delete([]byte(pCert + id)); err != nil {
+			return err
+		}
+		return txn.Set([]byte(pErased+id), []byte(at.UTC().Format(time.RFC3339)))
+	})
+}
+
+// Upload is a submission's progress and its per-row outcome.
+type Upload struct {
+	ID        string              `json:"id"`
+	Facility  string              `json:"facility"`
+	Kind      string              `json:"kind"` // csv | json
+	Status    string              `json:"status"`
+	Rows      int                 `json:"rows"`
+	Accepted  int                 `json:"accepted"`
+	Rejected  int                 `json:"rejected"`
+	Pending   int                 `json:"pending"`
+	Errors    []divocfmt.RowError `json:"errors"`
+	Results   []RowResult         `json:"results,omitempty"`
+	Batches   []string            `json:"batches,omitempty"` // tx hashes
+	Height    int64               `json:"height,omitempty"`
+	CreatedAt time.Time           `json:"created_at"`
+	UpdatedAt time.Time           `json:"updated_at"`
+	Message   string              `json:"message,omitempty"`
+}
+
+// RowResult is the outcome of one good row: its certificate, or why the
+// ledger refused it.
+type RowResult struct {
+	Row         int    `json:"row"`
+	Certificate string `json:"certificate,omitempty"`
+	Code        string `json:"code"`
+	Reason      string `json:"reason,omitempty"`
+}
+
+// Upload statuses.
+const (
+	UploadProcessing = "processing"
+	UploadCommitted  = "committed"
+	UploadFailed     = "failed"
+)
+
+// PutUpload stores an upload's state.
+func (v *Vault) PutUpload(u *Upload) error {
+	b, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	return v.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(pUpload+u.ID), b) })
+}
+
+// Upload returns an upload's state.
+func (v *Vault) Upload(id string) (*Upload, error) {
+	var u Upload
+	if err := v.getJSON(pUpload+id, &u); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// PutVaccinators stores vaccinators' details (names are personal data).
+func (v *Vault) PutVaccinators(vs []divocfmt.Vaccinator) error {
+	wb := v.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, x := range vs {
+		b, err := json.Marshal(x)
+		if err != nil {
+			return err
+		}
+		if err := wb.Set([]byte(pVaccinat+x.Code), b); err != nil {
+			return err
+		}
+	}
+	return wb.Flush()
+}
+
+// Vaccinators lists the stored vaccinators.
+func (v *Vault) Vaccinators() ([]divocfmt.Vaccinator, error) {
+	var out []divocfmt.Vaccinator
+	err := v.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pVaccinat), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var x divocfmt.Vaccinator
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &x) }); err != nil {
+				return err
+			}
+			out = append(out, x)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (v *Vault) getJSON(key string, out any) error {
+	return v.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(key))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(b []byte) error { return json.Unmarshal(b, out) })
+	})
+}
