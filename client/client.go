@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/divoc/divoc/api"
@@ -24,6 +25,9 @@ type Client struct {
 	// correct); empty for public calls and signed uploads.
 	Token string
 	HTTP  *http.Client
+
+	mu      sync.Mutex
+	chainID string
 }
 
 // New returns a client of the node at baseURL.

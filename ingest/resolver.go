@@ -16,6 +16,7 @@ type Catalog struct {
 	vaccines    map[string]app.Vaccine // by lower-case name and by code
 	programOf   map[string]string      // vaccine code -> its only program ("" if several)
 	vaccinators map[string][]divocfmt.Vaccinator
+	all         []divocfmt.Vaccinator
 }
 
 // NewCatalog builds a resolver.
@@ -37,6 +38,7 @@ func NewCatalog(vaccines []app.Vaccine, programs []app.Program, vaccinators []di
 			c.programOf[v] = ""
 		}
 	}
+	c.all = vaccinators
 	for _, v := range vaccinators {
 		for _, f := range v.FacilityCodes {
 			c.vaccinators[f] = append(c.vaccinators[f], v)
@@ -57,24 +59,37 @@ func (c *Catalog) Vaccine(name, manufacturer string) (string, string, error) {
 	return v.Code, c.programOf[v.Code], nil
 }
 
-// Vaccinator implements Resolver: an exact code, or a unique name among the
-// facility's vaccinators.
+// Vaccinator implements Resolver: an exact code, or a unique name, first
+// among the facility's vaccinators, then among all (so that a vaccinator of
+// another facility reaches the ledger, which refuses it with
+// vaccinator_not_at_facility and keeps the attempt on record).
 func (c *Catalog) Vaccinator(facility, name string) (string, error) {
 	name = strings.TrimSpace(name)
+	if code, n := match(c.vaccinators[facility], name); n == 1 {
+		return code, nil
+	} else if n > 1 {
+		return "", fmt.Errorf("%d vaccinators named %q work at facility %s: use the vaccinator code", n, name, facility)
+	}
+	if code, n := match(c.all, name); n == 1 {
+		return code, nil
+	}
+	return "", fmt.Errorf("no vaccinator named %q works at facility %s", name, facility)
+}
+
+// match finds name as a code (exactly) or as a name (ignoring case) and
+// returns the code and how many matched.
+func match(vs []divocfmt.Vaccinator, name string) (string, int) {
 	var found []string
-	for _, v := range c.vaccinators[facility] {
+	for _, v := range vs {
 		if v.Code == name {
-			return v.Code, nil
+			return v.Code, 1
 		}
 		if strings.EqualFold(v.Name, name) {
 			found = append(found, v.Code)
 		}
 	}
-	switch len(found) {
-	case 1:
-		return found[0], nil
-	case 0:
-		return "", fmt.Errorf("no vaccinator named %q works at facility %s", name, facility)
+	if len(found) == 0 {
+		return "", 0
 	}
-	return "", fmt.Errorf("%d vaccinators named %q work at facility %s: use the vaccinator code", len(found), name, facility)
+	return found[0], len(found)
 }

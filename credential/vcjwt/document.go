@@ -252,10 +252,10 @@ func envelopes(doc map[string]any) ([]Enveloped, error) {
 	return out, nil
 }
 
-// parseDataURL splits "data:<media type>[;params],<data>" (RFC 2397). The
-// media type is returned in lower case, without parameters; a ";base64"
-// parameter is kept as part of the data's meaning by refusing it for
-// vc+jwt, whose data is already base64url text.
+// parseDataURL splits "data:<media type>[;params],<data>" (RFC 2397) and
+// returns the media type in lower case without its parameters. An
+// application/vc+jwt URL must have no parameters: its data is the compact
+// JWS itself, so a ";base64" would change what the data means.
 func parseDataURL(s string) (mediaType, data string, err error) {
 	const scheme = "data:"
 	if len(s) < len(scheme) || !strings.EqualFold(s[:len(scheme)], scheme) {

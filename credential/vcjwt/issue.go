@@ -58,9 +58,9 @@ func issue(payload []byte, s *keys.Signer, k kind) (string, error) {
 		typ, cty = TypPresentation, CtyPresentation
 	}
 	hdr := jws.NewHeaders()
-	for name, value := range map[string]string{jws.KeyIDKey: s.KID(), jws.TypeKey: typ, jws.ContentTypeKey: cty} {
-		if err := hdr.Set(name, value); err != nil {
-			return "", fmt.Errorf("vcjwt: issue: header %s: %w", name, err)
+	for _, p := range [][2]string{{jws.KeyIDKey, s.KID()}, {jws.TypeKey, typ}, {jws.ContentTypeKey, cty}} {
+		if err := hdr.Set(p[0], p[1]); err != nil {
+			return "", fmt.Errorf("vcjwt: issue: header %s: %w", p[0], err)
 		}
 	}
 	token, err := jws.Sign(payload, jws.WithKey(alg, s.PrivateKey(), jws.WithProtectedHeaders(hdr)))

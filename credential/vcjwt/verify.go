@@ -149,16 +149,19 @@ func checkHeader(headerJSON []byte, credentialOnly bool) (Header, bool, error) {
 		return Header{}, false, failWrap(CodeMalformed, err, "protected header is not a JSON object")
 	}
 	var header Header
-	for name, dst := range map[string]*string{"alg": &header.Alg, "kid": &header.KID, "typ": &header.Typ, "cty": &header.Cty} {
-		v, ok := h[name]
+	for _, p := range []struct {
+		name string
+		dst  *string
+	}{{"alg", &header.Alg}, {"kid", &header.KID}, {"typ", &header.Typ}, {"cty", &header.Cty}} {
+		v, ok := h[p.name]
 		if !ok {
 			continue
 		}
 		s, isString := v.(string)
 		if !isString {
-			return Header{}, false, fail(CodeMalformed, "header parameter %q must be a string", name)
+			return Header{}, false, fail(CodeMalformed, "header parameter %q must be a string", p.name)
 		}
-		*dst = s
+		*p.dst = s
 	}
 
 	var presentation bool
