@@ -56,6 +56,14 @@ type App struct {
 	// The block being executed, between FinalizeBlock and Commit.
 	pending *pendingBlock
 
+	// decoded caches stateless decoding by transaction hash: CheckTx,
+	// PrepareProposal, ProcessProposal and FinalizeBlock each see the same
+	// bytes, and decoding a batch of thousands of events is not free. The
+	// result is a pure function of the bytes, so caching it cannot change a
+	// decision.
+	decodedMu sync.Mutex
+	decoded   map[string]decodedTx
+
 	committed atomic.Pointer[Snapshot]
 	commitMu  sync.Mutex
 	listeners []func(*CommittedBlock)
@@ -266,19 +274,59 @@ func (a *App) FinalizeBlock(b Block) ([]*TxResult, []byte, error) {
 	return p.results, p.appHash, nil
 }
 
-func (a *App) deliver(c *execCtx, raw []byte) *TxResult {
-	tx, e := DecodeTx(raw, a.opts.MaxTxBytes)
-	if e != nil {
-		return rejected(e)
+type decodedTx struct {
+	kind string
+	body body
+	err  *Error
+}
+
+// maxDecoded bounds the decode cache (entries hold decoded batches).
+const maxDecoded = 256
+
+// decode parses a transaction's envelope and its kind's statements, from
+// the cache when the same bytes were seen before.
+func (a *App) decode(raw []byte, hash string) (string, body, *Error) {
+	a.decodedMu.Lock()
+	d, ok := a.decoded[hash]
+	a.decodedMu.Unlock()
+	if ok {
+		return d.kind, d.body, d.err
 	}
-	b, e := decodeBody(tx)
+	tx, e := DecodeTx(raw, a.opts.MaxTxBytes)
+	if e == nil {
+		d.kind = tx.Kind
+		d.body, e = decodeBody(tx)
+	}
+	d.err = e
+	a.decodedMu.Lock()
+	if a.decoded == nil || len(a.decoded) >= maxDecoded {
+		a.decoded = map[string]decodedTx{}
+	}
+	a.decoded[hash] = d
+	a.decodedMu.Unlock()
+	return d.kind, d.body, d.err
+}
+
+// forget drops committed transactions from the decode cache.
+func (a *App) forget(hashes []string) {
+	a.decodedMu.Lock()
+	for _, h := range hashes {
+		delete(a.decoded, h)
+	}
+	a.decodedMu.Unlock()
+}
+
+func (a *App) deliver(c *execCtx, raw []byte) *TxResult {
+	kind, b, e := a.decode(raw, c.txHash)
 	if e != nil {
-		return rejected(e)
+		r := rejected(e)
+		r.Kind = kind
+		return r
 	}
 	keys, e := verifyParts(c, b)
 	if e != nil {
 		r := rejected(e)
-		r.Kind = tx.Kind
+		r.Kind = kind
 		return r
 	}
 	res := b.apply(c, keys)
@@ -288,7 +336,7 @@ func (a *App) deliver(c *execCtx, raw []byte) *TxResult {
 			c.set(nonceKey(p.Header.KID, p.Header.Nonce), h)
 		}
 	}
-	res.Kind = tx.Kind
+	res.Kind = kind
 	return res
 }
 
@@ -310,6 +358,7 @@ func (a *App) Commit() error {
 		return fmt.Errorf("commit: saved version %d hash %X, executed %d hash %X", v, hash, p.height, p.appHash)
 	}
 	a.pending = nil
+	a.forget(p.hashes)
 	if k := a.opts.KeepVersions; k > 0 && v > k && v%100 == 0 {
 		if err := a.tree.DeleteVersionsTo(v - k); err != nil {
 			return fmt.Errorf("prune to %d: %w", v-k, err)
@@ -336,31 +385,31 @@ func (a *App) CheckTx(raw []byte) *TxResult {
 	if s == nil {
 		return rejected(reject(CodeMalformed, "the chain has no committed block yet"))
 	}
-	tx, e := DecodeTx(raw, a.opts.MaxTxBytes)
-	if e != nil {
-		return rejected(e)
+	if a.opts.MaxTxBytes > 0 && len(raw) > a.opts.MaxTxBytes {
+		return rejected(reject(CodeTooLarge, fmt.Sprintf("transaction is %d bytes, the limit is %d", len(raw), a.opts.MaxTxBytes)))
 	}
-	b, e := decodeBody(tx)
+	kind, b, e := a.decode(raw, TxHash(raw))
 	if e != nil {
-		return rejected(e)
+		r := rejected(e)
+		r.Kind = kind
+		return r
 	}
 	c := &execCtx{app: a, height: s.Height + 1, time: s.Time, chain: a.chain, params: a.params, check: true, kv: s.tree, blk: newBlockState()}
 	if _, e := verifyParts(c, b); e != nil {
 		r := rejected(e)
-		r.Kind = tx.Kind
+		r.Kind = kind
 		return r
 	}
-	return &TxResult{Code: OK, Kind: tx.Kind}
+	return &TxResult{Code: OK, Kind: kind}
 }
 
 // CheckStateless checks what needs no state (ProcessProposal uses it to
 // refuse blocks carrying transactions that could never be valid).
 func (a *App) CheckStateless(raw []byte) *Error {
-	tx, e := DecodeTx(raw, a.opts.MaxTxBytes)
-	if e != nil {
-		return e
+	if a.opts.MaxTxBytes > 0 && len(raw) > a.opts.MaxTxBytes {
+		return reject(CodeTooLarge, fmt.Sprintf("transaction is %d bytes, the limit is %d", len(raw), a.opts.MaxTxBytes))
 	}
-	_, e = decodeBody(tx)
+	_, _, e := a.decode(raw, TxHash(raw))
 	return e
 }
 

@@ -91,7 +91,7 @@ func (s *Service) sign(v *credential.Vaccination) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return vcjwt.Issue(doc, s.issuer)
+	return vcjwt.IssueEncoded(doc, s.issuer)
 }
 
 // credentialFor assembles the certificate of a record.

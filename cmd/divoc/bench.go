@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +16,7 @@ import (
 func benchCmd() *cobra.Command {
 	c := &cobra.Command{Use: "bench", Short: "Benchmarks on a local single-node network"}
 	var events, preload, facilities, parallel, chunk int
-	var home string
+	var home, cpuProfile string
 	ingestCmd := &cobra.Command{
 		Use:   "ingest [--events N] [--preload M]",
 		Short: "Events committed per second, with certificates, and submit-to-commit latency",
@@ -64,6 +65,16 @@ latency from submitting a batch to its commit.`,
 				}
 				fmt.Printf("preload: %d events committed in %s (%.0f events/s)\n", r.Accepted, r.Elapsed.Round(time.Millisecond), float64(r.Accepted)/r.Elapsed.Seconds())
 			}
+			if cpuProfile != "" {
+				pf, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			r, err := submitFacilities(ctx, h, base, main, parallel, chunk, nil)
 			if err != nil {
 				return err
@@ -83,6 +94,7 @@ latency from submitting a batch to its commit.`,
 	f.IntVar(&parallel, "parallel", 4, "facilities uploading at once")
 	f.IntVar(&chunk, "chunk", 1000, "rows per signed upload")
 	f.StringVar(&home, "home", "", "home directory (default: a temporary one, removed after)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase (client and node share the process)")
 	c.AddCommand(ingestCmd)
 	return c
 }

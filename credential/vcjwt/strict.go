@@ -48,6 +48,25 @@ func decodeObject(data []byte) (map[string]any, error) {
 	return obj, nil
 }
 
+// decodeObjectTrusted is decodeObject without the duplicate-member walk,
+// for JSON this program encoded itself.
+func decodeObjectTrusted(data []byte) (map[string]any, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("more than one JSON value")
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("not a JSON object")
+	}
+	return obj, nil
+}
+
 // checkNoDuplicates walks the JSON tokens of data and fails on a repeated
 // member name in any object, on nesting deeper than maxJSONDepth, and on
 // anything after the first value. Parsers disagree on which duplicate wins,

@@ -674,3 +674,20 @@ func BenchmarkVerifyEdDSA(b *testing.B) {
 		}
 	}
 }
+
+// IssueEncoded keeps every check of Issue but the duplicate-member walk.
+func TestIssueEncodedChecksShape(t *testing.T) {
+	s := seededSigner(t, 0x12)
+	token, err := IssueEncoded([]byte(minimalVC("")), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(token, KeysResolver(keys.PublicKeyInfo{Key: s.Public()}), VerifyOptions{}); err != nil {
+		t.Fatalf("IssueEncoded token does not verify: %v", err)
+	}
+	for _, doc := range []string{`[1]`, strings.Replace(minimalVC(""), `["VerifiableCredential"]`, `["X"]`, 1), minimalVC(`,"vc":{}`)} {
+		if _, err := IssueEncoded([]byte(doc), s); CodeOf(err) != CodeBadCredential {
+			t.Errorf("%s: err %v, want bad_credential", doc, err)
+		}
+	}
+}
