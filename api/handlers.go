@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/divoc/divoc/credential/qr"
+	"github.com/divoc/divoc/credential/vcjwt"
 	"github.com/divoc/divoc/divocfmt"
 )
 
@@ -163,7 +164,11 @@ func (s *server) certificateQR(w http.ResponseWriter, r *http.Request) error {
 	if c.Credential == "" {
 		return NewProblem(http.StatusNotFound, CodeNotFound, "this node does not hold the credential of certificate "+c.ID)
 	}
-	png, info, err := qr.EncodePNG(c.Credential, qr.WithECLevel("L"))
+	text, err := vcjwt.Compact(c.Credential)
+	if err != nil {
+		return err
+	}
+	png, info, err := qr.EncodePNG(text, qr.WithECLevel("L"))
 	if err != nil {
 		return err
 	}

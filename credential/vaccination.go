@@ -45,46 +45,37 @@ type Vaccination struct {
 }
 
 // Person is the holder. Identity is masked to its last four characters.
+// The postal address stays in the vault: a verifier compares the name, date
+// of birth and identity with an ID document, and a shorter credential makes
+// a smaller QR code.
 type Person struct {
-	Name        string  `json:"name"`
-	Gender      string  `json:"gender,omitempty"`
-	Age         int     `json:"age,omitempty"`
-	DOB         string  `json:"dob,omitempty"`
-	Nationality string  `json:"nationality,omitempty"`
-	Identity    string  `json:"id,omitempty"`
-	RefID       string  `json:"refId,omitempty"`
-	Address     Address `json:"address"`
+	Name        string `json:"name"`
+	Gender      string `json:"gender,omitempty"`
+	Age         int    `json:"age,omitempty"`
+	DOB         string `json:"dob,omitempty"`
+	Nationality string `json:"nationality,omitempty"`
+	Identity    string `json:"id,omitempty"`
+	RefID       string `json:"refId,omitempty"`
 }
 
-// Address is a postal address.
-type Address struct {
-	StreetAddress  string `json:"streetAddress,omitempty"`
-	StreetAddress2 string `json:"streetAddress2,omitempty"`
-	District       string `json:"district,omitempty"`
-	AddressRegion  string `json:"addressRegion,omitempty"`
-	PostalCode     string `json:"postalCode,omitempty"`
-	AddressCountry string `json:"addressCountry,omitempty"`
-}
-
-// Dose is the vaccination event.
+// Dose is the vaccination event. Program and vaccine are the ledger's codes.
 type Dose struct {
 	Program        string `json:"program,omitempty"`
 	Vaccine        string `json:"vaccine"`
-	VaccineCode    string `json:"vaccineCode,omitempty"`
 	Manufacturer   string `json:"manufacturer,omitempty"`
 	Batch          string `json:"batch"`
 	Date           string `json:"date"`
 	Dose           int    `json:"dose"`
 	TotalDoses     int    `json:"totalDoses,omitempty"`
-	EffectiveStart string `json:"effectiveStart,omitempty"`
 	EffectiveUntil string `json:"effectiveUntil,omitempty"`
 }
 
-// Place is a facility.
+// Place is a facility: its name, its registry code, and where it is.
 type Place struct {
-	Name    string  `json:"name"`
-	Code    string  `json:"code,omitempty"`
-	Address Address `json:"address"`
+	Name     string `json:"name"`
+	Code     string `json:"code,omitempty"`
+	District string `json:"district,omitempty"`
+	State    string `json:"addressRegion,omitempty"`
 }
 
 // document is the JSON shape of the credential.
@@ -119,10 +110,9 @@ type evidence struct {
 }
 
 type status struct {
-	ID          string `json:"id"`
-	Type        string `json:"type"`
-	Certificate string `json:"certificate"`
-	Replaces    string `json:"replaces,omitempty"`
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Replaces string `json:"replaces,omitempty"`
 }
 
 // MaskIdentity keeps the scheme and the last four characters of an
@@ -148,7 +138,7 @@ func (v *Vaccination) Document() ([]byte, error) {
 		Issuer:            issuer{ID: v.Issuer, Name: v.IssuerName},
 		ValidFrom:         v.IssuedAt.UTC().Format(time.RFC3339),
 		CredentialSubject: subject{Type: "Person", Person: v.Holder},
-		CredentialStatus:  status{ID: v.StatusURL, Type: StatusType, Certificate: v.ID, Replaces: v.Replaces},
+		CredentialStatus:  status{ID: v.StatusURL, Type: StatusType, Replaces: v.Replaces},
 	}
 	d.CredentialSubject.Identity = MaskIdentity(v.Holder.Identity)
 	ev := evidence{Type: []string{"Vaccination"}, Facility: v.Facility, Dose: v.Dose}

@@ -40,15 +40,9 @@ func (s *Service) issue(snap *app.Snapshot, upload string, b ingest.Batch) ([]*v
 	anchors := make([]app.Anchor, len(b.Rows))
 	fac := snap.Facility(b.Facility)
 	vaccines := map[string]*app.Vaccine{}
-	programs := map[string]string{}
 	for _, r := range b.Rows {
 		if _, ok := vaccines[r.Event.Vaccine]; !ok {
 			vaccines[r.Event.Vaccine] = snap.Vaccine(r.Event.Vaccine)
-		}
-		if _, ok := programs[r.Event.Program]; !ok {
-			if p := snap.Program(r.Event.Program); p != nil {
-				programs[r.Event.Program] = p.Name
-			}
 		}
 	}
 	var (
@@ -68,7 +62,7 @@ func (s *Service) issue(snap *app.Snapshot, upload string, b ingest.Batch) ([]*v
 			defer wg.Done()
 			for i := lo; i < hi; i++ {
 				row := b.Rows[i]
-				v := s.credentialFor(newCertID(), row.Cert, row.Event, fac, vaccines[row.Event.Vaccine], programs[row.Event.Program], now, "")
+				v := s.credentialFor(newCertID(), row.Cert, row.Event, fac, vaccines[row.Event.Vaccine], now, "")
 				jwt, err := s.sign(v)
 				if err != nil {
 					errMu.Lock()
@@ -95,33 +89,31 @@ func (s *Service) sign(v *credential.Vaccination) (string, error) {
 }
 
 // credentialFor assembles the certificate of a record.
-func (s *Service) credentialFor(id string, c divocfmt.Certificate, ev app.Event, fac *app.Facility, vac *app.Vaccine, program string, now time.Time, replaces string) *credential.Vaccination {
+func (s *Service) credentialFor(id string, c divocfmt.Certificate, ev app.Event, fac *app.Facility, vac *app.Vaccine, now time.Time, replaces string) *credential.Vaccination {
 	v := &credential.Vaccination{
 		ID: id, Issuer: IssuerURL(s.settings.IssuerID), IssuerName: s.settings.IssuerName, IssuedAt: now,
 		StatusURL: strings.TrimRight(s.settings.PublicURL, "/") + "/v1/certificates/" + id, Replaces: replaces,
 		Holder: credential.Person{
 			Name: c.Recipient.Name, Gender: c.Recipient.Gender, Age: c.Recipient.Age, DOB: c.Recipient.DOB,
 			Nationality: c.Recipient.Nationality, Identity: c.Recipient.Identity, RefID: c.PreEnrollmentCode,
-			Address: credential.Address{StreetAddress: c.Recipient.Address.Line1, StreetAddress2: c.Recipient.Address.Line2,
-				District: c.Recipient.Address.District, AddressRegion: c.Recipient.Address.State, PostalCode: c.Recipient.Address.Pincode, AddressCountry: "IN"},
 		},
 		Dose: credential.Dose{
-			Program: program, Vaccine: c.Vaccination.Name, VaccineCode: ev.Vaccine, Manufacturer: c.Vaccination.Manufacturer,
-			Batch: ev.Batch, Date: ev.Date, Dose: ev.Dose, TotalDoses: c.Vaccination.TotalDoses,
-			EffectiveStart: c.Vaccination.EffectiveStart, EffectiveUntil: c.Vaccination.EffectiveUntil,
+			Program: ev.Program, Vaccine: c.Vaccination.Name, Manufacturer: c.Vaccination.Manufacturer,
+			Batch: ev.Batch, Date: ev.Date, Dose: ev.Dose, TotalDoses: c.Vaccination.TotalDoses, EffectiveUntil: c.Vaccination.EffectiveUntil,
 		},
 		Vaccinator: c.VaccinatorName,
-		Facility: credential.Place{Name: c.FacilityName, Address: credential.Address{
-			StreetAddress: c.FacilityAddress.Line1, StreetAddress2: c.FacilityAddress.Line2, District: c.FacilityAddress.District,
-			AddressRegion: c.FacilityAddress.State, PostalCode: c.FacilityAddress.Pincode, AddressCountry: "IN"}},
+		Facility:   credential.Place{Name: c.FacilityName, District: c.FacilityAddress.District, State: c.FacilityAddress.State},
 	}
 	if fac != nil {
 		v.Facility.Code = fac.Code
 		if v.Facility.Name == "" {
-			v.Facility.Name = fac.Name
+			v.Facility.Name, v.Facility.District, v.Facility.State = fac.Name, fac.District, fac.State
 		}
 	}
 	if vac != nil {
+		if v.Dose.Vaccine == "" {
+			v.Dose.Vaccine = vac.Name
+		}
 		if v.Dose.Manufacturer == "" {
 			v.Dose.Manufacturer = vac.Manufacturer
 		}
@@ -182,6 +174,14 @@ func (s *Service) Verify(_ context.Context, cred string) (*api.Verification, err
 		out.Format = "eu-dcc"
 	case strings.HasPrefix(cred, "shc:/"):
 		out.Format = "smart-health-card"
+	}
+	if strings.HasPrefix(cred, vcjwt.CompactPrefix) {
+		token, err := vcjwt.Expand(cred)
+		if err != nil {
+			out.Checks = append(out.Checks, api.Check{Name: "signature", Code: string(vcjwt.CodeOf(err)), Detail: err.Error()})
+			return out, nil
+		}
+		cred = token
 	}
 	if out.Format != "vc+jwt" {
 		out.Checks = append(out.Checks, api.Check{Name: "format", Code: "unsupported_format", Detail: out.Format + " verification is not supported by this node yet"})
@@ -330,11 +330,7 @@ func (s *Service) Correct(ctx context.Context, id string, c api.Correction) (*ap
 	ev := rec.Event
 	ev.Commitment = s.pseudonym.Commitment(fixed)
 	now := time.Now().UTC().Truncate(time.Second)
-	prog := ""
-	if p := snap.Program(ev.Program); p != nil {
-		prog = p.Name
-	}
-	v := s.credentialFor(newCertID(), fixed, ev, snap.Facility(rec.Facility), snap.Vaccine(ev.Vaccine), prog, now, id)
+	v := s.credentialFor(newCertID(), fixed, ev, snap.Facility(rec.Facility), snap.Vaccine(ev.Vaccine), now, id)
 	jwt, err := s.sign(v)
 	if err != nil {
 		return nil, err

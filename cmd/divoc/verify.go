@@ -112,6 +112,12 @@ func verifyOffline(cred, trustFile string) (*api.Verification, error) {
 		}
 	}
 	v := &api.Verification{Format: "vc+jwt", CheckedAt: time.Now().UTC()}
+	if strings.HasPrefix(cred, vcjwt.CompactPrefix) {
+		if cred, err = vcjwt.Expand(cred); err != nil {
+			v.Checks = append(v.Checks, api.Check{Name: "signature", Code: string(vcjwt.CodeOf(err)), Detail: err.Error()})
+			return v, nil
+		}
+	}
 	res, err := vcjwt.Verify(cred, vcjwt.KeysResolver(issuers...), vcjwt.VerifyOptions{Now: time.Now()})
 	if err != nil {
 		v.Checks = append(v.Checks, api.Check{Name: "signature", Code: string(vcjwt.CodeOf(err)), Detail: err.Error()})
