@@ -27,10 +27,32 @@ var Version = "0.1.0"
 type Application struct {
 	abcitypes.BaseApplication
 	app *app.App
+
+	// MaxPendingPerSigner bounds how many of one key's transactions this
+	// node's mempool admits before they are committed (threat 20: a
+	// registered facility flooding the mempool cannot crowd out the
+	// others). It is local policy, not consensus.
+	MaxPendingPerSigner int
+	pending             map[string][]pendingTx // by kid
+	lastHeight          int64
 }
 
+type pendingTx struct {
+	hash   string
+	height int64
+}
+
+// DefaultMaxPendingPerSigner is the default of MaxPendingPerSigner.
+const DefaultMaxPendingPerSigner = 256
+
+// pendingTTL: an admitted transaction not committed within this many
+// blocks stops counting (it was dropped from the mempool).
+const pendingTTL = 100
+
 // New wraps a state machine.
-func New(a *app.App) *Application { return &Application{app: a} }
+func New(a *app.App) *Application {
+	return &Application{app: a, MaxPendingPerSigner: DefaultMaxPendingPerSigner, pending: map[string][]pendingTx{}}
+}
 
 var _ abcitypes.Application = (*Application)(nil)
 
@@ -50,13 +72,49 @@ func (a *Application) InitChain(_ context.Context, req *abcitypes.RequestInitCha
 	return &abcitypes.ResponseInitChain{AppHash: hash}, nil
 }
 
-// CheckTx admits a transaction to the mempool if it could be valid.
+// CheckTx admits a transaction to the mempool if it could be valid and its
+// signers are within their share of the mempool.
 func (a *Application) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcitypes.ResponseCheckTx, error) {
 	r := a.app.CheckTx(req.Tx)
-	if r.Code == app.OK {
-		return &abcitypes.ResponseCheckTx{Code: abcitypes.CodeTypeOK}, nil
+	if r.Code != app.OK {
+		return &abcitypes.ResponseCheckTx{Code: r.Code.ABCI(), Codespace: Codespace, Log: string(r.Code) + ": " + r.Reason}, nil
 	}
-	return &abcitypes.ResponseCheckTx{Code: r.Code.ABCI(), Codespace: Codespace, Log: string(r.Code) + ": " + r.Reason}, nil
+	if req.Type == abcitypes.CheckTxType_New {
+		kids := a.app.Signers(req.Tx)
+		for _, kid := range kids {
+			if n := len(a.pending[kid]); a.MaxPendingPerSigner > 0 && n >= a.MaxPendingPerSigner {
+				return &abcitypes.ResponseCheckTx{Code: app.CodeRateLimited.ABCI(), Codespace: Codespace,
+					Log: fmt.Sprintf("%s: key %s already has %d transactions waiting in this node's mempool; retry after they commit", app.CodeRateLimited, kid, n)}, nil
+			}
+		}
+		hash := app.TxHash(req.Tx)
+		for _, kid := range kids {
+			a.pending[kid] = append(a.pending[kid], pendingTx{hash: hash, height: a.lastHeight})
+		}
+	}
+	return &abcitypes.ResponseCheckTx{Code: abcitypes.CodeTypeOK}, nil
+}
+
+// settle stops counting committed (or long-gone) transactions.
+func (a *Application) settle(height int64, txs [][]byte) {
+	a.lastHeight = height
+	done := make(map[string]bool, len(txs))
+	for _, tx := range txs {
+		done[app.TxHash(tx)] = true
+	}
+	for kid, list := range a.pending {
+		kept := list[:0]
+		for _, p := range list {
+			if !done[p.hash] && height-p.height < pendingTTL {
+				kept = append(kept, p)
+			}
+		}
+		if len(kept) == 0 {
+			delete(a.pending, kid)
+		} else {
+			a.pending[kid] = kept
+		}
+	}
 }
 
 // PrepareProposal keeps the mempool's order and drops what could never be
@@ -126,6 +184,7 @@ func (a *Application) FinalizeBlock(_ context.Context, req *abcitypes.RequestFin
 	if err != nil {
 		return nil, err
 	}
+	a.settle(req.Height, req.Txs)
 	out := make([]*abcitypes.ExecTxResult, len(results))
 	for i, r := range results {
 		sum := Summarize(r)

@@ -179,3 +179,39 @@ func TestCheckTxRefusesOversized(t *testing.T) {
 		t.Fatalf("valid tx refused: %s", r.Log)
 	}
 }
+
+// Threat 20: one signer cannot fill the mempool; others are still admitted,
+// and the signer is admitted again once its transactions commit.
+func TestCheckTxLimitsPendingPerSigner(t *testing.T) {
+	c := newChain(t)
+	c.abci.MaxPendingPerSigner = 3
+	ctx := context.Background()
+	var admitted [][]byte
+	for i := 0; i < 5; i++ {
+		tx := c.record("spam" + string(rune('a'+i)))
+		r, _ := c.abci.CheckTx(ctx, &abcitypes.RequestCheckTx{Tx: tx, Type: abcitypes.CheckTxType_New})
+		if i < 3 && r.Code != 0 {
+			t.Fatalf("tx %d refused: %s", i, r.Log)
+		}
+		if i >= 3 && r.Code != app.CodeRateLimited.ABCI() {
+			t.Fatalf("tx %d admitted over the limit: %d %s", i, r.Code, r.Log)
+		}
+		if r.Code == 0 {
+			admitted = append(admitted, tx)
+		}
+	}
+	// Another signer (governance) is still served.
+	other, err := app.SignPart(app.TypRegisterVaccinator, "t", app.Ed25519KID(c.gov.Public().(ed25519.PublicKey)), "nonce-gov-0123456789", c.now.Unix(),
+		app.RegisterVaccinatorStatement{Vaccinator: app.Vaccinator{Code: "N2", Facilities: []string{"F1"}, Status: app.StatusActive}},
+		func(m []byte) ([]byte, error) { return ed25519.Sign(c.gov, m), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := c.abci.CheckTx(ctx, &abcitypes.RequestCheckTx{Tx: (&app.Tx{Kind: app.KindRegisterVaccinator, Parts: []app.Part{other}}).Encode()}); r.Code != 0 {
+		t.Fatalf("another signer refused: %s", r.Log)
+	}
+	c.block(admitted...)
+	if r, _ := c.abci.CheckTx(ctx, &abcitypes.RequestCheckTx{Tx: c.record("later")}); r.Code != 0 {
+		t.Fatalf("signer still limited after its transactions committed: %s", r.Log)
+	}
+}

@@ -29,6 +29,8 @@ type Config struct {
 	Metrics prometheus.Gatherer
 	// MaxBodyBytes bounds request bodies (413 beyond).
 	MaxBodyBytes int64
+	// MaxRows bounds the rows (CSV) or items (JSON) of one upload.
+	MaxRows int
 	// AdminToken authorizes issuer operations (revoke, correct).
 	AdminToken string
 	// Observe records each request's latency by route pattern.

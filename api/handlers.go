@@ -71,7 +71,7 @@ func (s *server) certify(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return asProblem(err)
 	}
-	certs, rowErrs, err := divocfmt.ParseCertifyJSON(body, divocfmt.JSONOptions{})
+	certs, rowErrs, err := divocfmt.ParseCertifyJSON(body, divocfmt.JSONOptions{MaxItems: s.MaxRows})
 	if err != nil {
 		return fileProblem(err)
 	}
@@ -98,7 +98,7 @@ func (s *server) bulkCertify(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return NewProblem(http.StatusUnsupportedMediaType, CodeUnsupported, "send the DIVOC bulk CSV as text/csv or multipart/form-data (part \"file\")")
 	}
-	certs, rowErrs, err := divocfmt.ParseBulkCSV(src, divocfmt.CSVOptions{})
+	certs, rowErrs, err := divocfmt.ParseBulkCSV(src, divocfmt.CSVOptions{MaxRows: s.MaxRows})
 	if err != nil {
 		return fileProblem(err)
 	}

@@ -403,6 +403,20 @@ func (a *App) CheckTx(raw []byte) *TxResult {
 	return &TxResult{Code: OK, Kind: kind}
 }
 
+// Signers returns the key ids that signed a transaction's parts (none if
+// it does not decode).
+func (a *App) Signers(raw []byte) []string {
+	_, b, e := a.decode(raw, TxHash(raw))
+	if e != nil {
+		return nil
+	}
+	var kids []string
+	for _, p := range b.parts() {
+		kids = append(kids, p.Header.KID)
+	}
+	return kids
+}
+
 // CheckStateless checks what needs no state (ProcessProposal uses it to
 // refuse blocks carrying transactions that could never be valid).
 func (a *App) CheckStateless(raw []byte) *Error {

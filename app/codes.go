@@ -25,6 +25,8 @@ const (
 	CodeUnknownFacility  Code = "unknown_facility"
 	CodeAnchorMismatch   Code = "anchor_mismatch"
 	CodeInvalidRegistry  Code = "invalid_registry_entry"
+	// CodeRateLimited is a node's mempool policy, never a block's decision.
+	CodeRateLimited Code = "rate_limited"
 
 	// Per-item codes (one event, one anchor, one revocation).
 	CodeMalformedEvent      Code = "malformed_event"
@@ -60,6 +62,7 @@ var txCodes = []Code{
 	CodeUnknownFacility,
 	CodeAnchorMismatch,
 	CodeInvalidRegistry,
+	CodeRateLimited,
 }
 
 // ABCI returns the numeric ABCI code of a whole-transaction code (255 for a

@@ -383,6 +383,8 @@ func ledgerProblem(err error) error {
 			status = http.StatusUnauthorized
 		case app.CodeReplay:
 			status = http.StatusConflict
+		case app.CodeRateLimited:
+			status = http.StatusTooManyRequests
 		case app.CodeTooLarge:
 			status = http.StatusRequestEntityTooLarge
 		}

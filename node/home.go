@@ -62,6 +62,9 @@ type Settings struct {
 	MaxRowsPerUpload int   `json:"max_rows_per_upload"`
 	// UploadWorkers process uploads concurrently.
 	UploadWorkers int `json:"upload_workers"`
+	// MaxInflightPerFacility bounds one facility's batches queued or
+	// committing; more is refused with 429 (0: no limit).
+	MaxInflightPerFacility int `json:"max_inflight_per_facility"`
 	// CommitTimeout bounds the wait for a transaction to commit.
 	CommitTimeout Duration `json:"commit_timeout"`
 	// CometMetrics exports CometBFT's metrics on /metrics.
@@ -75,7 +78,7 @@ func DefaultSettings() Settings {
 	return Settings{
 		APIListen: "127.0.0.1:8480", PublicURL: "http://127.0.0.1:8480",
 		IssuerID: "moh", IssuerName: "Ministry of Health and Family Welfare",
-		BatchSize: 1000, MaxBodyBytes: 64 << 20, MaxRowsPerUpload: 100_000, UploadWorkers: 4,
+		BatchSize: 1000, MaxBodyBytes: 64 << 20, MaxRowsPerUpload: 100_000, UploadWorkers: 4, MaxInflightPerFacility: 200,
 		CommitTimeout: Duration(2 * time.Minute), CometMetrics: true, LogLevel: "info",
 	}
 }

@@ -138,7 +138,7 @@ func Start(home Home) (*Node, error) {
 	}
 
 	handler := api.New(api.Config{
-		Backend: n.Service, Metrics: reg, MaxBodyBytes: s.MaxBodyBytes,
+		Backend: n.Service, Metrics: reg, MaxBodyBytes: s.MaxBodyBytes, MaxRows: s.MaxRowsPerUpload,
 		AdminToken: n.Service.adminToken, Observe: n.Metrics.observeRequest,
 	})
 	n.api = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}

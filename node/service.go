@@ -37,6 +37,11 @@ type Service struct {
 	keyMu        sync.Mutex
 	facilityKeys map[string]*keys.Signer
 
+	// inflight counts each facility's batches queued or being committed
+	// (threat 20: one facility cannot monopolize the node).
+	inflightMu sync.Mutex
+	inflight   map[string]int
+
 	jobs   chan func()
 	wg     sync.WaitGroup
 	closed chan struct{}
@@ -53,7 +58,7 @@ func NewService(h Home, s Settings, a *app.App, v *vault.Vault, l *Ledger, m *Me
 		return nil, err
 	}
 	svc := &Service{home: h, settings: s, app: a, vault: v, ledger: l, metrics: m, issuer: issuer, pseudonym: pk,
-		facilityTokens: map[string]string{}, facilityKeys: map[string]*keys.Signer{}, closed: make(chan struct{})}
+		facilityTokens: map[string]string{}, facilityKeys: map[string]*keys.Signer{}, inflight: map[string]int{}, closed: make(chan struct{})}
 	if b, err := os.ReadFile(h.AdminToken()); err == nil {
 		svc.adminToken = strings.TrimSpace(string(b))
 	}
@@ -196,14 +201,21 @@ func (s *Service) Submit(ctx context.Context, sub api.Submission) (*vault.Upload
 			chunks = append(chunks, ingest.Batch{Facility: batch.Facility, Rows: batch.Rows[i:min(i+size, len(batch.Rows))]})
 		}
 	}
+	if err := s.reserve(sub.Facility, len(chunks)); err != nil {
+		return nil, err
+	}
 	if err := s.vault.PutUpload(up); err != nil {
+		s.release(sub.Facility, len(chunks))
 		return nil, err
 	}
 
 	tr := &uploadTracker{svc: s, up: up, left: len(chunks), done: make(chan struct{})}
 	for _, c := range chunks {
 		c := c
-		job := func() { tr.finish(s.processChunk(context.Background(), up.ID, c, facilityPart)) }
+		job := func() {
+			defer s.release(sub.Facility, 1)
+			tr.finish(s.processChunk(context.Background(), up.ID, c, facilityPart))
+		}
 		select {
 		case s.jobs <- job:
 		case <-s.closed:
@@ -219,6 +231,29 @@ func (s *Service) Submit(ctx context.Context, sub api.Submission) (*vault.Upload
 		return nil, ctx.Err()
 	}
 	return tr.snapshot(), nil
+}
+
+// reserve admits n more batches of a facility, or refuses with 429.
+func (s *Service) reserve(facility string, n int) error {
+	s.inflightMu.Lock()
+	defer s.inflightMu.Unlock()
+	limit := s.settings.MaxInflightPerFacility
+	if limit > 0 && s.inflight[facility] > 0 && s.inflight[facility]+n > limit {
+		p := api.NewProblem(http.StatusTooManyRequests, string(app.CodeRateLimited),
+			fmt.Sprintf("facility %s already has %d batches waiting (limit %d); retry when they have committed", facility, s.inflight[facility], limit))
+		return p
+	}
+	s.inflight[facility] += n
+	return nil
+}
+
+func (s *Service) release(facility string, n int) {
+	s.inflightMu.Lock()
+	defer s.inflightMu.Unlock()
+	s.inflight[facility] -= n
+	if s.inflight[facility] <= 0 {
+		delete(s.inflight, facility)
+	}
 }
 
 // signer resolves the facility of a detached JWS's key.
