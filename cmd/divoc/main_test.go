@@ -60,3 +60,9 @@ func TestDemoExitsWithSummary(t *testing.T) {
 		t.Fatal("demo reused a home that already holds a node")
 	}
 }
+
+func readAll(r interface{ Read([]byte) (int, error) }) []byte {
+	var b bytes.Buffer
+	b.ReadFrom(r)
+	return b.Bytes()
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/divoc/divoc/api"
+	"github.com/divoc/divoc/client"
+	"github.com/divoc/divoc/node"
+)
+
+// The facility's and the verifier's commands against a running node:
+// submit (signed), verify online and offline, from a file and from a QR
+// code, revoke, keys.
+func TestCommandsAgainstANode(t *testing.T) {
+	bin := buildBinary(t)
+	home := t.TempDir()
+	ds, err := node.InitLocal(node.LocalOptions{Home: home, Seed: 3, Facilities: 2, Certificates: 40, BadRows: 8,
+		APIListen: "127.0.0.1:0", P2PListen: "tcp://127.0.0.1:0", CometMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Start(node.Home(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := n.WaitHeight(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + n.APIAddr
+	run := func(wantOK bool, args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if (err == nil) != wantOK {
+			t.Fatalf("divoc %s: err %v, want ok=%v\n%s", strings.Join(args, " "), err, wantOK, out)
+		}
+		return string(out)
+	}
+
+	fac := ds.Facilities[0].Code
+	csvPath := filepath.Join(home, "gen-data", "certificates-"+fac+".csv")
+	report := filepath.Join(t.TempDir(), "refused.csv")
+	out := run(true, "submit", csvPath, "--facility", fac, "--home", home, "--node", base, "--quiet", "--report", report)
+	if !strings.Contains(out, "committed with certificates") {
+		t.Fatalf("submit output:\n%s", out)
+	}
+	if b, err := os.ReadFile(report); err != nil || !strings.HasPrefix(string(b), "line,field,code,message") {
+		t.Fatalf("report: %q %v", b, err)
+	}
+
+	// Find a certificate of this facility and fetch its credential and QR.
+	// (Refused rows have vault records too, but no anchor.)
+	pub := client.New(base, "")
+	var certID string
+	var cert *api.Certificate
+	for _, c := range ds.Certificates {
+		ids, _ := n.Vault.ByPreEnrollment(fac, c.PreEnrollmentCode)
+		for _, id := range ids {
+			if cert, err = pub.Certificate(context.Background(), id); err == nil {
+				certID = id
+				break
+			}
+		}
+		if certID != "" {
+			break
+		}
+	}
+	if certID == "" {
+		t.Fatal("no certificate committed for the facility")
+	}
+	dir := t.TempDir()
+	jwtFile := filepath.Join(dir, "cert.jwt")
+	os.WriteFile(jwtFile, []byte(cert.Credential), 0o644)
+	png, err := pub.QR(context.Background(), certID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pngFile := filepath.Join(dir, "cert.png")
+	os.WriteFile(pngFile, png, 0o644)
+	jwks, err := pub.JWKS(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust := filepath.Join(dir, "trust.json")
+	os.WriteFile(trust, jwks, 0o644)
+
+	if out := run(true, "verify", jwtFile, "--node", base); !strings.HasPrefix(out, "VALID") {
+		t.Fatalf("online verify:\n%s", out)
+	}
+	if out := run(true, "verify", pngFile, "--node", base); !strings.HasPrefix(out, "VALID") {
+		t.Fatalf("online verify of the QR code:\n%s", out)
+	}
+	if out := run(true, "verify", "--offline", "--trust", trust, pngFile); !strings.Contains(out, "not checked offline") {
+		t.Fatalf("offline verify:\n%s", out)
+	}
+	// A trust list without this issuer: offline verification fails.
+	otherKey := filepath.Join(dir, "other.json")
+	run(true, "keys", "generate", otherKey, "--owner", "authority/other", "--role", "issuer")
+	otherTrust := filepath.Join(dir, "other-trust.json")
+	os.WriteFile(otherTrust, []byte(run(true, "keys", "export", "--jwks", otherKey)), 0o644)
+	if out := run(false, "verify", "--offline", "--trust", otherTrust, jwtFile); !strings.Contains(out, "unknown_kid") && !strings.Contains(out, "NOT VALID") {
+		t.Fatalf("offline verify against a foreign trust list:\n%s", out)
+	}
+	if out := run(true, "keys", "show", otherKey); !strings.Contains(out, "role:  issuer") {
+		t.Fatalf("keys show:\n%s", out)
+	}
+
+	out = run(true, "revoke", certID, "--reason", "test", "--home", home, "--node", base)
+	if !strings.Contains(out, "revoked") {
+		t.Fatalf("revoke:\n%s", out)
+	}
+	if out := run(false, "verify", jwtFile, "--node", base); !strings.Contains(out, "revoked at height") {
+		t.Fatalf("verify after revocation:\n%s", out)
+	}
+
+	// Metrics carry CometBFT's and the node's own.
+	var metrics []byte
+	req, _ := client.New(base, "").HTTP.Get(base + "/metrics")
+	if req != nil {
+		metrics = readAll(req.Body)
+		req.Body.Close()
+	}
+	for _, m := range []string{"cometbft_consensus_height", "divoc_events_total", "divoc_http_request_duration_seconds"} {
+		if !strings.Contains(string(metrics), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+}
