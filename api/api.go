@@ -81,7 +81,7 @@ func New(cfg Config) http.Handler {
 		NewProblem(http.StatusNotFound, CodeNotFound, "no such route; see /openapi.yaml").Render(w)
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
-		NewProblem(http.StatusMethodNotAllowed, CodeBadRequest, "method not allowed on this route").Render(w)
+		NewProblem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed on this route").Render(w)
 	})
 	for _, rt := range Routes {
 		rt := rt

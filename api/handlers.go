@@ -47,6 +47,10 @@ func (s *server) submission(r *http.Request, format string) Submission {
 
 // fileProblem turns a parser's fatal error into a problem.
 func fileProblem(err error) *Problem {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return asProblem(err)
+	}
 	var fe *divocfmt.FileError
 	if errors.As(err, &fe) {
 		p := NewProblem(http.StatusBadRequest, fe.Code, fe.Message)
@@ -55,10 +59,6 @@ func fileProblem(err error) *Problem {
 			p.Field = strings.Join(fe.Names, ",")
 		}
 		return p
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return asProblem(err)
 	}
 	return NewProblem(http.StatusBadRequest, CodeBadRequest, err.Error())
 }
@@ -90,6 +90,10 @@ func (s *server) bulkCertify(w http.ResponseWriter, r *http.Request) error {
 	case "text/csv", "application/csv", "text/plain", "":
 	case "multipart/form-data":
 		f, _, err := r.FormFile("file")
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return asProblem(err)
+		}
 		if err != nil {
 			return NewProblem(http.StatusBadRequest, CodeBadRequest, "multipart upload needs the CSV in a part named \"file\"").WithField("file", "required")
 		}

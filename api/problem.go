@@ -49,14 +49,15 @@ func (p *Problem) Render(w http.ResponseWriter) {
 
 // API problem codes (besides the ledger's and the parsers').
 const (
-	CodeBadRequest      = "bad_request"
-	CodeUnauthenticated = "unauthenticated"
-	CodeForbidden       = "forbidden"
-	CodeNotFound        = "not_found"
-	CodeTooLarge        = "body_too_large"
-	CodeUnsupported     = "unsupported_media_type"
-	CodeBusy            = "busy"
-	CodeTimeout         = "commit_timeout"
-	CodeInternal        = "internal"
-	CodeNoValidRows     = "no_valid_rows"
+	CodeBadRequest       = "bad_request"
+	CodeUnauthenticated  = "unauthenticated"
+	CodeForbidden        = "forbidden"
+	CodeNotFound         = "not_found"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeTooLarge         = "body_too_large"
+	CodeUnsupported      = "unsupported_media_type"
+	CodeBusy             = "busy"
+	CodeTimeout          = "commit_timeout"
+	CodeInternal         = "internal"
+	CodeNoValidRows      = "no_valid_rows"
 )

@@ -133,6 +133,9 @@ func verifyParts(c *execCtx, b body) ([]*Key, *Error) {
 
 func nonceKey(kid, nonce string) string { return kNonce + kid + "/" + nonce }
 
+// NonceKey is the IAVL key recording that a key used a nonce.
+func NonceKey(kid, nonce string) string { return nonceKey(kid, nonce) }
+
 func until(h int64) string {
 	if h == 0 {
 		return "∞"

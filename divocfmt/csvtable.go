@@ -140,7 +140,9 @@ func (t *csvTable) next() (row csvRow, rowErr *RowError, err error) {
 		}
 		var perr *csv.ParseError
 		if err != nil && !errors.As(err, &perr) {
-			return csvRow{}, nil, csvError(CodeReadFailed, 0, nil, "reading the file: %v", err)
+			fe := csvError(CodeReadFailed, 0, nil, "reading the file: %v", err)
+			fe.Err = err
+			return csvRow{}, nil, fe
 		}
 		if err == nil && allEmpty(rec) {
 			continue
@@ -178,7 +180,9 @@ func fatalCSVError(err error) error {
 	if errors.As(err, &perr) {
 		return csvError(CodeCSVSyntax, perr.StartLine, nil, "header: %s", csvSyntaxMessage(perr))
 	}
-	return csvError(CodeReadFailed, 0, nil, "reading the file: %v", err)
+	fe := csvError(CodeReadFailed, 0, nil, "reading the file: %v", err)
+	fe.Err = err
+	return fe
 }
 
 func csvSyntaxMessage(perr *csv.ParseError) string {

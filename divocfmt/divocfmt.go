@@ -130,7 +130,11 @@ type FileError struct {
 	Line    int      // CSV line concerned, 0 if none
 	Offset  int64    // JSON byte offset concerned, -1 if none
 	Names   []string // the columns or keys concerned
+	Err     error    // the underlying error, if any (a read error such as *http.MaxBytesError)
 }
+
+// Unwrap returns the underlying error.
+func (e *FileError) Unwrap() error { return e.Err }
 
 func (e *FileError) Error() string {
 	var b strings.Builder

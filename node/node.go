@@ -123,7 +123,6 @@ func Start(home Home) (*Node, error) {
 		return nil, fmt.Errorf("API listen %s: %w", s.APIListen, err)
 	}
 	n.APIAddr = ln.Addr().String()
-	n.APIAddr = ln.Addr().String()
 	if strings.HasSuffix(s.PublicURL, ":0") {
 		s.PublicURL = "http://" + n.APIAddr
 		n.Settings.PublicURL = s.PublicURL

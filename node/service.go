@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -193,6 +194,12 @@ func (s *Service) Submit(ctx context.Context, sub api.Submission) (*vault.Upload
 		if err := checkFacilitySignature(snap, part); err != nil {
 			return nil, err
 		}
+		if h, _ := app.ParseHeader(part.Protected); h.Nonce != "" {
+			if used, _ := snap.Get(app.NonceKey(h.KID, h.Nonce)); used != nil {
+				return nil, api.NewProblem(http.StatusConflict, string(app.CodeReplay),
+					fmt.Sprintf("this signed upload was already recorded at height %s (nonce %s); sign a new one to submit again", used, h.Nonce)).WithField(api.HeaderSignature, "fresh_nonce")
+			}
+		}
 		facilityPart = &part
 		chunks = []ingest.Batch{batch}
 	} else {
@@ -342,8 +349,8 @@ func (t *uploadTracker) snapshot() *vault.Upload {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := *t.up
-	c.Errors = append([]divocfmt.RowError(nil), t.up.Errors...)
-	c.Results = append([]vault.RowResult(nil), t.up.Results...)
+	c.Errors = append(make([]divocfmt.RowError, 0, len(t.up.Errors)), t.up.Errors...)
+	c.Results = append(make([]vault.RowResult, 0, len(t.up.Results)), t.up.Results...)
 	return &c
 }
 
@@ -391,17 +398,37 @@ func (s *Service) processChunk(ctx context.Context, upload string, b ingest.Batc
 	tx := (&app.Tx{Kind: app.KindRecord, Parts: []app.Part{p0, p1}}).Encode()
 	start := time.Now()
 	out, err := s.ledger.Submit(ctx, tx)
-	if err != nil {
+	var refused *app.Error
+	switch {
+	case errors.As(err, &refused):
+		s.forget(recs)
+		return fail(fmt.Errorf("the ledger refused the batch: %s: %s", refused.Code, refused.Reason))
+	case err != nil:
+		// Not known to be refused (a timeout): the records stay, the
+		// transaction may still commit.
 		return fail(err)
 	}
 	s.metrics.SubmitLatency.Observe(time.Since(start).Seconds())
 	res.tx, res.height = out.TxHash, out.Height
 	if out.Result.Code != app.OK {
+		s.forget(recs)
 		return fail(fmt.Errorf("the ledger refused the batch: %s: %s", out.Result.Code, out.Result.Reason))
 	}
+	var gone []*vault.Record
 	for i, it := range out.Result.Items {
 		rr := vault.RowResult{Row: b.Rows[i].Cert.Row, Code: string(it.Code), Reason: it.Reason, Certificate: it.Certificate}
 		res.results = append(res.results, rr)
+		if it.Code != app.OK {
+			gone = append(gone, recs[i])
+		}
 	}
+	s.forget(gone)
 	return res
+}
+
+// forget deletes the vault records of certificates the ledger refused.
+func (s *Service) forget(recs []*vault.Record) {
+	if len(recs) > 0 {
+		_ = s.vault.DeleteRecords(recs)
+	}
 }

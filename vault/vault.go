@@ -91,6 +91,25 @@ func (v *Vault) PutRecords(recs []*Record) error {
 	return wb.Flush()
 }
 
+// DeleteRecords removes records whose certificates the ledger refused: the
+// node keeps no personal data, and no signed credential, for a vaccination
+// that is not on the ledger.
+func (v *Vault) DeleteRecords(recs []*Record) error {
+	wb := v.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, r := range recs {
+		if err := wb.Delete([]byte(pCert + r.ID)); err != nil {
+			return err
+		}
+		if code := r.Cert.PreEnrollmentCode; code != "" {
+			if err := wb.Delete([]byte(pEnroll + r.Facility + "/" + code + "/" + r.ID)); err != nil {
+				return err
+			}
+		}
+	}
+	return wb.Flush()
+}
+
 // Record returns one certificate's record.
 func (v *Vault) Record(id string) (*Record, error) {
 	var r Record
