@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	idb "github.com/cosmos/iavl/db"
+	"github.com/syndtr/goleveldb/leveldb/filter"
+	"github.com/syndtr/goleveldb/leveldb/opt"
 )
 
 // The index is the deterministic store beside the IAVL tree: per-recipient
@@ -33,8 +35,23 @@ type index struct {
 	db *idb.GoLevelDB
 }
 
+// indexOptions size LevelDB for a store that takes one or two random reads
+// and writes per event: every read of a missing key (a new recipient) costs
+// an index-block lookup per level, so index and filter blocks must stay in
+// the block cache, and large tables keep the number of levels down.
+func indexOptions() *opt.Options {
+	return &opt.Options{
+		Filter:                 filter.NewBloomFilter(10),
+		BlockCacheCapacity:     512 << 20,
+		WriteBuffer:            64 << 20,
+		CompactionTableSize:    16 << 20,
+		CompactionTotalSize:    64 << 20,
+		OpenFilesCacheCapacity: 2000,
+	}
+}
+
 func openIndex(dir string) (*index, error) {
-	db, err := idb.NewGoLevelDB("index", dir)
+	db, err := idb.NewGoLevelDBWithOpts("index", dir, indexOptions())
 	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
