@@ -16,8 +16,13 @@ import (
 	"github.com/divoc/divoc/divocfmt"
 )
 
+// healthz answers 503 until the first block is committed: before it, the
+// registries are not readable and every upload would be refused.
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) error {
 	st := s.Backend.Status()
+	if st.Height < 1 {
+		return NewProblem(http.StatusServiceUnavailable, CodeBusy, "no block committed yet")
+	}
 	return writeJSON(w, http.StatusOK, map[string]any{"ok": true, "height": st.Height})
 }
 

@@ -451,9 +451,23 @@ func (s *Snapshot) Prove(key string) ([]byte, *ics23.CommitmentProof, error) {
 
 // Iterate calls f for each key with the prefix, in key order.
 func (s *Snapshot) Iterate(prefix string, f func(key string, value []byte) bool) {
-	end := []byte(prefix)
-	end[len(end)-1]++
-	s.tree.IterateRange([]byte(prefix), end, true, func(k, v []byte) bool { return f(string(k), v) })
+	var start, end []byte
+	if prefix != "" {
+		start, end = []byte(prefix), prefixEnd([]byte(prefix))
+	}
+	s.tree.IterateRange(start, end, true, func(k, v []byte) bool { return f(string(k), v) })
+}
+
+// prefixEnd is the first key after every key with the prefix (nil: none).
+func prefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xFF {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
 }
 
 // Totals are the running counts at the snapshot.

@@ -100,3 +100,17 @@ func leafOfSupersede(c Correction, i int) []byte {
 	b, _ := strictjson.Marshal(SupersedeLeaf{Correction: c, Index: i, Result: OK})
 	return LeafHash(b)
 }
+
+// Iterate with an empty prefix walks the whole tree.
+func TestSnapshotIterateAll(t *testing.T) {
+	tc := newTestChain(t)
+	n, prefixes := 0, map[string]bool{}
+	tc.app.Committed().Iterate("", func(k string, _ []byte) bool {
+		n++
+		prefixes[k[:strings.IndexByte(k, '/')]] = true
+		return false
+	})
+	if n < 10 || !prefixes["reg"] || !prefixes["key"] || !prefixes["meta"] {
+		t.Fatalf("iterated %d keys, prefixes %v", n, prefixes)
+	}
+}

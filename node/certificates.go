@@ -324,8 +324,8 @@ func (s *Service) Correct(ctx context.Context, id string, c api.Correction) (*ap
 	if fixed.Recipient == old.Cert.Recipient {
 		return nil, api.NewProblem(http.StatusBadRequest, api.CodeBadRequest, "the correction changes nothing")
 	}
-	if c.Identity != "" && s.pseudonym.RecipientRef(fixed.Recipient) != rec.Event.Recipient {
-		return nil, api.NewProblem(http.StatusUnprocessableEntity, "identity_change", "a correction cannot move a dose to another person: revoke it and record the dose for the right person").WithField("identity", "same_recipient")
+	if s.pseudonym.RecipientRef(fixed.Recipient) != rec.Event.Recipient {
+		return nil, api.NewProblem(http.StatusUnprocessableEntity, "identity_change", "this correction changes who the dose belongs to (their identity, or without one their mobile number, name or date of birth, which stand for it): revoke the certificate and record the dose for the right person").WithField("identity", "same_recipient")
 	}
 	ev := rec.Event
 	ev.Commitment = s.pseudonym.Commitment(fixed)

@@ -160,6 +160,10 @@ func TestEndToEndThroughHTTP(t *testing.T) {
 	if v, _ := pub.Verify(ctx, fixed.Credential); !v.Valid || v.Holder.Name != "Corrected Name" {
 		t.Fatalf("corrected credential: %+v", v)
 	}
+	// A correction may fix details, not move the dose to someone else.
+	if _, err := admin.Correct(ctx, fixed.ID, api.Correction{Reason: "x", Identity: "did:in.gov.uidai.aadhaar:999988887777"}); !isProblem(err, 422, "identity_change") {
+		t.Fatalf("correction to another identity: %v", err)
+	}
 	oldCert, _ := pub.Certificate(ctx, other)
 	if v, _ := pub.Verify(ctx, oldCert.Credential); v.Valid || v.Status != app.CertSuperseded {
 		t.Fatalf("superseded credential: %+v", v)

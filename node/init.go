@@ -17,6 +17,7 @@ import (
 	"github.com/cometbft/cometbft/privval"
 	cmttypes "github.com/cometbft/cometbft/types"
 
+	"github.com/divoc/divoc/abci"
 	"github.com/divoc/divoc/app"
 	"github.com/divoc/divoc/divocfmt"
 	"github.com/divoc/divoc/genesis"
@@ -147,6 +148,7 @@ func Init(o InitOptions) error {
 	}
 	cp := cmttypes.DefaultConsensusParams()
 	cp.Block.MaxBytes = 22020096
+	cp.Version.App = abci.AppVersion
 	doc := &cmttypes.GenesisDoc{
 		ChainID: o.ChainID, GenesisTime: gt, ConsensusParams: cp, AppState: appState,
 		Validators: []cmttypes.GenesisValidator{{Address: pvPub.Address(), PubKey: pvPub, Power: 10, Name: o.Moniker}},

@@ -211,7 +211,14 @@ func decodeImage(img image.Image) (text string, err error) {
 	}
 	res, err := zxingqr.NewQRCodeReader().Decode(bmp, hints)
 	if err != nil {
-		return "", fmt.Errorf("qr: %w: %v", ErrNoQRCode, err)
+		// The finder-pattern search misses some clean, computer-made codes
+		// (the ones this node serves); reading the image as a pure barcode
+		// (the code alone, upright, with its quiet zone) gets those.
+		hints[gozxing.DecodeHintType_PURE_BARCODE] = true
+		var again error
+		if res, again = zxingqr.NewQRCodeReader().Decode(bmp, hints); again != nil {
+			return "", fmt.Errorf("qr: %w: %v", ErrNoQRCode, err)
+		}
 	}
 	return res.GetText(), nil
 }

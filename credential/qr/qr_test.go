@@ -10,6 +10,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	mrand "math/rand"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -383,5 +384,28 @@ func TestDecodeImageTurnsPanicIntoError(t *testing.T) {
 	_, err := decodeImage(img)
 	if !errors.Is(err, ErrNoQRCode) || !errors.Is(err, errDecoderPanic) {
 		t.Fatalf("error %v, want ErrNoQRCode and errDecoderPanic", err)
+	}
+}
+
+// Every credential-sized code this package renders reads back. Some
+// contents defeat the finder-pattern search alone (seen as intermittent
+// failures end to end), so this tries many.
+func TestRoundTripManyCredentialSizedCodes(t *testing.T) {
+	rng := mrand.New(mrand.NewSource(7))
+	const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+	for i := 0; i < 60; i++ {
+		b := make([]byte, 900+rng.Intn(150))
+		for j := range b {
+			b[j] = alnum[rng.Intn(len(alnum))]
+		}
+		text := "DV1:" + string(b)
+		png, _, err := EncodePNG(text, WithECLevel("L"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodePNG(png)
+		if err != nil || got != text {
+			t.Fatalf("code %d (%d characters) does not read back: %v", i, len(text), err)
+		}
 	}
 }
