@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/divoc/divoc/app"
+	"github.com/divoc/divoc/credential"
 	"github.com/divoc/divoc/divocfmt"
 	"github.com/divoc/divoc/vault"
 )
@@ -98,6 +99,12 @@ type HolderFacts struct {
 	TotalDoses   int    `json:"total_doses,omitempty"`
 	Facility     string `json:"facility,omitempty"`
 	Issuer       string `json:"issuer"`
+}
+
+// HolderFactsOf picks from a credential what a verifier compares.
+func HolderFactsOf(v *credential.Vaccination) *HolderFacts {
+	return &HolderFacts{Name: v.Holder.Name, Identity: v.Holder.Identity, Vaccine: v.Dose.Vaccine, Manufacturer: v.Dose.Manufacturer,
+		Date: v.Dose.Date, Dose: v.Dose.Dose, TotalDoses: v.Dose.TotalDoses, Facility: v.Facility.Name, Issuer: v.IssuerName}
 }
 
 // Correction is the body of PUT /v1/certificates/{id}: the fields to fix

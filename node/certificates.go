@@ -133,18 +133,28 @@ func (s *Service) Upload(id string) (*vault.Upload, error) {
 	return up, err
 }
 
-// Certificate implements api.Backend.
-func (s *Service) Certificate(id string) (*api.Certificate, error) {
+// anchored returns the committed state and the index entry of an anchored
+// certificate, or a 404 problem.
+func (s *Service) anchored(id string) (*app.Snapshot, *app.CertRecord, error) {
 	snap, err := s.snapshot()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rec, err := s.app.Certificate(snap, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if rec == nil {
-		return nil, api.NewProblem(http.StatusNotFound, string(app.CodeUnknownCert), "certificate "+id+" is not anchored on the ledger")
+		return nil, nil, api.NewProblem(http.StatusNotFound, string(app.CodeUnknownCert), "certificate "+id+" is not anchored on the ledger")
+	}
+	return snap, rec, nil
+}
+
+// Certificate implements api.Backend.
+func (s *Service) Certificate(id string) (*api.Certificate, error) {
+	snap, rec, err := s.anchored(id)
+	if err != nil {
+		return nil, err
 	}
 	c := &api.Certificate{ID: id, Status: app.CertActive, Issuer: rec.Issuer, Facility: rec.Facility, Anchor: rec.Anchor, EventAt: rec.EventAt,
 		Hash: rec.Hash, Event: rec.Event, Replaces: rec.Replaces, URL: strings.TrimRight(s.settings.PublicURL, "/") + "/v1/certificates/" + id}
@@ -215,8 +225,7 @@ func (s *Service) Verify(_ context.Context, cred string) (*api.Verification, err
 		return out, nil
 	}
 	out.Certificate = v.ID
-	out.Holder = &api.HolderFacts{Name: v.Holder.Name, Identity: v.Holder.Identity, Vaccine: v.Dose.Vaccine, Manufacturer: v.Dose.Manufacturer,
-		Date: v.Dose.Date, Dose: v.Dose.Dose, TotalDoses: v.Dose.TotalDoses, Facility: v.Facility.Name, Issuer: v.IssuerName}
+	out.Holder = api.HolderFactsOf(v)
 
 	rec, _ := s.app.Certificate(snap, v.ID)
 	issuerOK, issuerDetail := issuerAuthorized(snap, key, v.Issuer, rec)
@@ -291,16 +300,9 @@ func (s *Service) Revoke(ctx context.Context, id, reason string) (*api.Certifica
 // Correct implements api.Backend: a new certificate for the same event,
 // with the fixed details, supersedes the old one.
 func (s *Service) Correct(ctx context.Context, id string, c api.Correction) (*api.Certificate, error) {
-	snap, err := s.snapshot()
+	snap, rec, err := s.anchored(id)
 	if err != nil {
 		return nil, err
-	}
-	rec, err := s.app.Certificate(snap, id)
-	if err != nil {
-		return nil, err
-	}
-	if rec == nil {
-		return nil, api.NewProblem(http.StatusNotFound, string(app.CodeUnknownCert), "certificate "+id+" is not anchored on the ledger")
 	}
 	old, err := s.vault.Record(id)
 	if err != nil {

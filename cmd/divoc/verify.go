@@ -137,8 +137,7 @@ func verifyOffline(cred, trustFile string) (*api.Verification, error) {
 		return v, nil
 	}
 	v.Certificate = doc.ID
-	v.Holder = &api.HolderFacts{Name: doc.Holder.Name, Identity: doc.Holder.Identity, Vaccine: doc.Dose.Vaccine, Manufacturer: doc.Dose.Manufacturer,
-		Date: doc.Dose.Date, Dose: doc.Dose.Dose, TotalDoses: doc.Dose.TotalDoses, Facility: doc.Facility.Name, Issuer: doc.IssuerName}
+	v.Holder = api.HolderFactsOf(doc)
 	ok := strings.HasPrefix(signer.Owner, "authority/") && doc.Issuer == node.IssuerURL(strings.TrimPrefix(signer.Owner, "authority/"))
 	v.Checks = append(v.Checks, api.Check{Name: "issuer", OK: ok, Code: codeUnless(ok, "unauthorized_issuer"), Detail: "credential issuer " + doc.Issuer + ", key owner " + signer.Owner})
 	v.Checks = append(v.Checks, api.Check{Name: "status", OK: true, Detail: "not checked offline: revocation needs the ledger (or a status receipt)"})
