@@ -45,7 +45,7 @@ func newChain(t *testing.T) *chain {
 		Authorities: []app.GenesisAuthority{{Authority: app.Authority{ID: "moh", Name: "MoH", Roles: []string{app.RoleGovernance, app.RoleIssuer}, Status: app.StatusActive}, Keys: []app.KeySpec{spec(c.gov, app.RoleGovernance), spec(key("iss"), app.RoleIssuer)}}},
 		Vaccines:    []app.Vaccine{{Code: "V1", Name: "Vax", Manufacturer: "M", Doses: 2, Status: app.StatusActive}},
 		Programs:    []app.Program{{ID: "P1", Name: "Program", Vaccines: []string{"V1"}, Status: app.StatusActive}},
-		Facilities:  []app.GenesisFacility{{Facility: app.Facility{Code: "F1", Name: "Clinic", Status: app.StatusActive}, Keys: []app.KeySpec{spec(c.fac, app.RoleFacility)}}},
+		Facilities:  []app.GenesisFacility{{Facility: app.Facility{Code: "F1", Name: "Clinic", Programs: []string{"P1"}, Status: app.StatusActive}, Keys: []app.KeySpec{spec(c.fac, app.RoleFacility)}}},
 		Vaccinators: []app.Vaccinator{{Code: "N1", Facilities: []string{"F1"}, Status: app.StatusActive}},
 	}
 	gb, _ := json.Marshal(g)

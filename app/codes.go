@@ -25,6 +25,10 @@ const (
 	CodeUnknownFacility  Code = "unknown_facility"
 	CodeAnchorMismatch   Code = "anchor_mismatch"
 	CodeInvalidRegistry  Code = "invalid_registry_entry"
+	CodeNeedsApproval    Code = "needs_approval"
+	CodeUnknownProposal  Code = "unknown_proposal"
+	CodeProposalClosed   Code = "proposal_closed"
+	CodeAlreadyApproved  Code = "already_approved"
 	// CodeRateLimited is a node's mempool policy, never a block's decision.
 	CodeRateLimited Code = "rate_limited"
 
@@ -43,6 +47,20 @@ const (
 	CodeUnknownCert         Code = "unknown_certificate"
 	CodeAlreadyRevoked      Code = "already_revoked"
 	CodeNotIssuer           Code = "not_certificate_issuer"
+
+	// Rollout policy (per event).
+	CodeProgramNotRunning      Code = "program_not_running"
+	CodeFacilityNotApproved    Code = "facility_not_approved"
+	CodeVaccinatorNotCertified Code = "vaccinator_not_certified"
+	CodeNotEligible            Code = "not_eligible"
+	CodeIDTypeNotAccepted      Code = "identity_type_not_accepted"
+	CodeDoseOutOfSequence      Code = "dose_out_of_sequence"
+	CodeIntervalTooShort       Code = "interval_too_short"
+	CodeIntervalTooLong        Code = "interval_too_long"
+	CodeMixedSchedule          Code = "mixed_schedule"
+	CodeBoosterNotDue          Code = "booster_not_due"
+	CodeFacilityOverCap        Code = "facility_over_cap"
+	CodeDistrictOverCap        Code = "district_over_cap"
 )
 
 // txCodes lists whole-transaction codes; a code's ABCI number is its index
@@ -63,6 +81,10 @@ var txCodes = []Code{
 	CodeAnchorMismatch,
 	CodeInvalidRegistry,
 	CodeRateLimited,
+	CodeNeedsApproval,
+	CodeUnknownProposal,
+	CodeProposalClosed,
+	CodeAlreadyApproved,
 }
 
 // ABCI returns the numeric ABCI code of a whole-transaction code (255 for a

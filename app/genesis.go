@@ -11,6 +11,7 @@ import (
 // CometBFT's genesis file.
 type Genesis struct {
 	Authorities []GenesisAuthority `json:"authorities"`
+	Districts   []District         `json:"districts,omitempty"`
 	Facilities  []GenesisFacility  `json:"facilities"`
 	Params      Params             `json:"params"`
 	Programs    []Program          `json:"programs"`
@@ -112,6 +113,31 @@ func (g *Genesis) Validate() error {
 	if !roles[RoleGovernance] || !roles[RoleIssuer] {
 		return fmt.Errorf("genesis: at least one authority key with the governance role and one with the issuer role are required")
 	}
+	governors := 0
+	for _, a := range g.Authorities {
+		if contains(a.Authority.Roles, RoleGovernance) {
+			governors++
+		}
+	}
+	if m := g.Params.GovernanceThreshold; m < 0 || m > governors {
+		return fmt.Errorf("genesis: governance threshold %d: between 0 and the %d governance authorities", m, governors)
+	}
+	districts := map[string]bool{}
+	for i := range g.Districts {
+		d := &g.Districts[i]
+		if err := d.validate(); err != nil {
+			return fmt.Errorf("genesis: %w", err)
+		}
+		if districts[d.State+"/"+d.District] {
+			return fmt.Errorf("genesis: district %s/%s listed twice", d.State, d.District)
+		}
+		districts[d.State+"/"+d.District] = true
+		for _, p := range capPrograms(d.Caps) {
+			if !programs[p] {
+				return fmt.Errorf("genesis: district %s/%s caps unknown program %s", d.State, d.District, p)
+			}
+		}
+	}
 	facilities := map[string]bool{}
 	for i := range g.Facilities {
 		f := &g.Facilities[i]
@@ -122,7 +148,7 @@ func (g *Genesis) Validate() error {
 			return fmt.Errorf("genesis: facility %s listed twice", f.Facility.Code)
 		}
 		facilities[f.Facility.Code] = true
-		for _, p := range f.Facility.Programs {
+		for _, p := range append(append([]string{}, f.Facility.Programs...), capPrograms(f.Facility.Caps)...) {
 			if !programs[p] {
 				return fmt.Errorf("genesis: facility %s names unknown program %s", f.Facility.Code, p)
 			}
@@ -144,6 +170,11 @@ func (g *Genesis) Validate() error {
 		for _, f := range v.Facilities {
 			if !facilities[f] {
 				return fmt.Errorf("genesis: vaccinator %s names unknown facility %s", v.Code, f)
+			}
+		}
+		for _, p := range v.Programs {
+			if !programs[p] {
+				return fmt.Errorf("genesis: vaccinator %s names unknown program %s", v.Code, p)
 			}
 		}
 	}
@@ -176,5 +207,8 @@ func (g *Genesis) apply(c *execCtx) {
 	}
 	for _, v := range g.Vaccinators {
 		c.setJSON(kVaccinatr+v.Code, v)
+	}
+	for _, d := range g.Districts {
+		c.setJSON(DistrictKey(d.State, d.District), d)
 	}
 }

@@ -70,12 +70,18 @@ func testGenesis(gov, issuer ed25519.PrivateKey, fac map[string]ed25519.PrivateK
 	}
 }
 
-func newTestChain(t testing.TB) *testChain {
+func newTestChain(t testing.TB) *testChain { return newTestChainWith(t, nil) }
+
+// newTestChainWith lets a test change the genesis first.
+func newTestChainWith(t testing.TB, mod func(*Genesis)) *testChain {
 	t.Helper()
 	fac := map[string]ed25519.PrivateKey{"DEL010": seedKey("DEL010"), "BLR311": seedKey("BLR311"), "SUS001": seedKey("SUS001")}
 	tc := &testChain{t: t, dir: t.TempDir(), chain: "divoc-test", now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
 		gov: seedKey("gov"), issuer: seedKey("issuer"), fac: fac}
 	tc.genesis = testGenesis(tc.gov, tc.issuer, fac)
+	if mod != nil {
+		mod(&tc.genesis)
+	}
 	tc.open()
 	gb, _ := json.Marshal(tc.genesis)
 	if _, err := tc.app.InitChain(tc.chain, gb, tc.now); err != nil {
@@ -155,7 +161,7 @@ func (tc *testChain) record(fac string, events []Event, withAnchors bool) []byte
 	payload, _ := b64.DecodeString(p0.Payload)
 	anc := AnchorStatement{Events: payloadDigest(payload), Issuer: "moh"}
 	for i, ev := range events {
-		anc.Anchors = append(anc.Anchors, Anchor{Certificate: fmt.Sprintf("cert%s%02d", ev.Recipient[:8], i), Hash: hexOf("credential " + ev.Recipient + fmt.Sprint(ev.Dose))})
+		anc.Anchors = append(anc.Anchors, Anchor{Certificate: fmt.Sprintf("cert%s%d%02d", ev.Recipient[:8], ev.Dose, i), Hash: hexOf("credential " + ev.Recipient + fmt.Sprint(ev.Dose))})
 	}
 	return tc.tx(KindRecord, p0, tc.part(TypAnchors, tc.issuer, anc))
 }

@@ -40,12 +40,13 @@ func decodeBody(tx *Tx) (body, *Error) {
 		return decodeRevoke(tx)
 	case KindSupersede:
 		return decodeSupersede(tx)
-	case KindRegisterAuthority:
-		return decodeRegisterAuthority(tx)
-	case KindRegisterFacility:
-		return decodeRegisterFacility(tx)
-	case KindRegisterVaccinator:
-		return decodeRegisterVaccinator(tx)
+	case KindPropose:
+		return decodePropose(tx)
+	case KindApprove:
+		return decodeApprove(tx)
+	}
+	if ck, ok := lookupChange(tx.Kind); ok {
+		return decodeGoverned(tx, ck)
 	}
 	return nil, reject(CodeUnknownKind, fmt.Sprintf("unknown transaction kind %q", tx.Kind))
 }

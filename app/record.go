@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/divoc/divoc/internal/strictjson"
@@ -35,13 +36,17 @@ type RecordStatement struct {
 	Facility string  `json:"facility"`
 }
 
-// Event is one dose given.
+// Event is one dose given. Priority (the recipient's priority group) and
+// IDType (the kind of identity they showed) are what eligibility and
+// identity policies are checked against.
 type Event struct {
 	AgeBand    string `json:"age_band"`
 	Batch      string `json:"batch"`
 	Commitment string `json:"commitment"`
 	Date       string `json:"date"`
 	Dose       int    `json:"dose"`
+	IDType     string `json:"id_type,omitempty"`
+	Priority   string `json:"priority,omitempty"`
 	Program    string `json:"program"`
 	Recipient  string `json:"recipient"`
 	Vaccinator string `json:"vaccinator"`
@@ -161,6 +166,7 @@ func (r *recordTx) apply(c *execCtx, keys []*Key) *TxResult {
 	res := &TxResult{Code: OK, Kind: KindRecord, Items: make([]ItemResult, len(events))}
 	leaves := make([][]byte, len(events))
 	blockDay := c.time.UTC().Truncate(24 * time.Hour)
+	fac, _ := c.facility(r.stmt.Facility)
 	accepted := 0
 	for i := range events {
 		ev := &events[i]
@@ -168,7 +174,7 @@ func (r *recordTx) apply(c *execCtx, keys []*Key) *TxResult {
 		if r.anchors != nil {
 			anchor = &r.anc.Anchors[i]
 		}
-		item := r.checkEvent(c, ev, anchor, blockDay)
+		item := r.checkEvent(c, ev, anchor, blockDay, fac)
 		at := BatchRef{Height: c.height, Tx: c.txIdx, Pos: i}
 		if item.Code == OK {
 			accepted++
@@ -178,8 +184,9 @@ func (r *recordTx) apply(c *execCtx, keys []*Key) *TxResult {
 				item.Certificate = cert
 				c.ixSet(certKey(cert), CertRecord{Anchor: at, Event: *ev, EventAt: at, Facility: r.stmt.Facility, Hash: anchor.Hash, ID: cert, Issuer: r.anc.Issuer, Kind: KindRecord})
 			}
-			c.ixSet(doseKey(ev.Recipient, ev.Program, ev.Dose), DoseRecord{At: at, Certificate: cert, Facility: r.stmt.Facility})
-			c.blk.counts[CountKey(ev.Date, r.stmt.Facility)]++
+			c.ixSet(doseKey(ev.Recipient, ev.Program, ev.Dose), DoseRecord{At: at, Certificate: cert, Date: ev.Date, Facility: r.stmt.Facility, Vaccine: ev.Vaccine})
+			c.blk.counts[CountKey(ev.Date, fac.Code, ev.Program)]++
+			c.blk.counts[DistrictCountKey(ev.Date, fac.State, fac.District, ev.Program)]++
 		}
 		res.Items[i] = item
 		leaves[i] = RecordLeaf{Anchor: anchor, Event: *ev, Index: i, Result: item.Code}.Hash()
@@ -197,8 +204,12 @@ func (r *recordTx) apply(c *execCtx, keys []*Key) *TxResult {
 	return res
 }
 
-// checkEvent applies the rules to one event.
-func (r *recordTx) checkEvent(c *execCtx, ev *Event, anchor *Anchor, blockDay time.Time) ItemResult {
+// checkEvent applies the rules to one event, in a fixed order: the
+// event's own shape, the registries (program, facility, vaccine,
+// vaccinator), the policies (eligibility, identity), the recipient's dose
+// history (duplicate, sequence, interval, schedule, booster), and last the
+// daily caps, so that a refused event never uses capacity.
+func (r *recordTx) checkEvent(c *execCtx, ev *Event, anchor *Anchor, blockDay time.Time, fac *Facility) ItemResult {
 	fail := func(code Code, format string, args ...any) ItemResult {
 		return ItemResult{Code: code, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -210,6 +221,12 @@ func (r *recordTx) checkEvent(c *execCtx, ev *Event, anchor *Anchor, blockDay ti
 	}
 	if !validAgeBand(ev.AgeBand) {
 		return fail(CodeMalformedEvent, "age band %q is not one of %q", ev.AgeBand, AgeBands)
+	}
+	if ev.Priority != "" && !contains(PriorityGroups, ev.Priority) {
+		return fail(CodeMalformedEvent, "priority group %q is not one of %q", ev.Priority, PriorityGroups)
+	}
+	if ev.IDType != "" && !contains(IDTypes, ev.IDType) {
+		return fail(CodeMalformedEvent, "identity type %q is not one of %q", ev.IDType, IDTypes)
 	}
 	if anchor != nil && (!certIDRE.MatchString(anchor.Certificate) || !hexRE.MatchString(anchor.Hash)) {
 		return fail(CodeMalformedEvent, "anchor: certificate id must be 8-64 base64url characters and hash 64 hex digits")
@@ -224,13 +241,20 @@ func (r *recordTx) checkEvent(c *execCtx, ev *Event, anchor *Anchor, blockDay ti
 	if oldest := blockDay.AddDate(0, 0, -c.params.BackdateDays); day.Before(oldest) {
 		return fail(CodeDateTooOld, "date %s is before %s: events may be recorded up to %d days late", ev.Date, oldest.Format(time.DateOnly), c.params.BackdateDays)
 	}
+
 	prog, err := c.program(ev.Program)
 	if err != nil || prog == nil || prog.Status != StatusActive {
 		return fail(CodeUnknownProgram, "program %q is not registered or not active", ev.Program)
 	}
+	if (prog.StartDate != "" && ev.Date < prog.StartDate) || (prog.EndDate != "" && ev.Date > prog.EndDate) {
+		return fail(CodeProgramNotRunning, "program %s runs from %s to %s, not on %s", prog.ID, orOpen(prog.StartDate), orOpen(prog.EndDate), ev.Date)
+	}
+	if !contains(fac.Programs, ev.Program) {
+		return fail(CodeFacilityNotApproved, "facility %s is not approved for program %s", fac.Code, ev.Program)
+	}
 	vac, err := c.vaccine(ev.Vaccine)
 	if err != nil || vac == nil || vac.Status != StatusActive {
-		return fail(CodeUnknownVaccine, "vaccine %q is not registered or not approved", ev.Vaccine)
+		return fail(CodeUnknownVaccine, "vaccine %q is not registered or is suspended", ev.Vaccine)
 	}
 	if !contains(prog.Vaccines, ev.Vaccine) {
 		return fail(CodeVaccineNotApproved, "vaccine %s is not approved for program %s", ev.Vaccine, ev.Program)
@@ -239,17 +263,32 @@ func (r *recordTx) checkEvent(c *execCtx, ev *Event, anchor *Anchor, blockDay ti
 	if err != nil || vr == nil || vr.Status != StatusActive {
 		return fail(CodeUnknownVaccinator, "vaccinator %q is not registered or not active", ev.Vaccinator)
 	}
-	if !contains(vr.Facilities, r.stmt.Facility) {
-		return fail(CodeVaccinatorElsewhere, "vaccinator %s is not attached to facility %s", ev.Vaccinator, r.stmt.Facility)
+	if !contains(vr.Facilities, fac.Code) {
+		return fail(CodeVaccinatorElsewhere, "vaccinator %s is not attached to facility %s", ev.Vaccinator, fac.Code)
+	}
+	if len(vr.Programs) > 0 && !contains(vr.Programs, ev.Program) {
+		return fail(CodeVaccinatorNotCertified, "vaccinator %s is not certified for program %s", ev.Vaccinator, ev.Program)
+	}
+	if !prog.eligible(ev.Priority) {
+		return fail(CodeNotEligible, "priority group %q is in no open phase of program %s (open: %s)", ev.Priority, prog.ID, openPhases(prog))
+	}
+	if len(prog.IDTypes) > 0 && !contains(prog.IDTypes, ev.IDType) {
+		return fail(CodeIDTypeNotAccepted, "program %s accepts identity types %v, not %q", prog.ID, prog.IDTypes, ev.IDType)
 	}
 	if max := vac.Doses + vac.Boosters; ev.Dose < 1 || ev.Dose > max {
 		return fail(CodeDoseOutOfRange, "dose %d is outside 1..%d for %s (%d doses, %d boosters)", ev.Dose, max, vac.Code, vac.Doses, vac.Boosters)
 	}
+
 	var prev DoseRecord
 	if found, err := c.ixGet(doseKey(ev.Recipient, ev.Program, ev.Dose), &prev); err != nil {
 		return fail(CodeMalformedEvent, "index: %v", err)
 	} else if found {
 		return fail(CodeDuplicateDose, "dose %d of program %s was already recorded for this recipient by facility %s at %s (certificate %q)", ev.Dose, ev.Program, prev.Facility, prev.At, prev.Certificate)
+	}
+	if ev.Dose > 1 {
+		if item, ok := r.checkSchedule(c, ev, day, prog, vac); !ok {
+			return item
+		}
 	}
 	if anchor != nil {
 		var other CertRecord
@@ -259,7 +298,83 @@ func (r *recordTx) checkEvent(c *execCtx, ev *Event, anchor *Anchor, blockDay ti
 			return fail(CodeDuplicateCert, "certificate id %s is already anchored at %s", anchor.Certificate, other.Anchor)
 		}
 	}
+
+	if limit := capFor(fac.Caps, ev.Program); limit > 0 {
+		if n := c.count(CountKey(ev.Date, fac.Code, ev.Program)); n >= int64(limit) {
+			return fail(CodeFacilityOverCap, "facility %s has recorded %d doses of program %s on %s, its daily cap", fac.Code, n, ev.Program, ev.Date)
+		}
+	}
+	if d, _ := c.district(fac.State, fac.District); d != nil {
+		if limit := capFor(d.Caps, ev.Program); limit > 0 {
+			if n := c.count(DistrictCountKey(ev.Date, fac.State, fac.District, ev.Program)); n >= int64(limit) {
+				return fail(CodeDistrictOverCap, "district %s/%s has recorded %d doses of program %s on %s, its daily cap", fac.State, fac.District, n, ev.Program, ev.Date)
+			}
+		}
+	}
 	return ItemResult{Code: OK}
+}
+
+// checkSchedule checks dose n > 1 against dose n-1: it must be recorded,
+// at least the minimum interval before (at most the maximum, where the
+// vaccine sets one), of the same vaccine unless the program allows mixing;
+// a booster must be due.
+func (r *recordTx) checkSchedule(c *execCtx, ev *Event, day time.Time, prog *Program, vac *Vaccine) (ItemResult, bool) {
+	fail := func(code Code, format string, args ...any) (ItemResult, bool) {
+		return ItemResult{Code: code, Reason: fmt.Sprintf(format, args...)}, false
+	}
+	var prev DoseRecord
+	found, err := c.ixGet(doseKey(ev.Recipient, ev.Program, ev.Dose-1), &prev)
+	if err != nil {
+		return fail(CodeMalformedEvent, "index: %v", err)
+	}
+	if !found {
+		return fail(CodeDoseOutOfSequence, "dose %d of program %s before dose %d is recorded for this recipient", ev.Dose, ev.Program, ev.Dose-1)
+	}
+	if prev.Vaccine != ev.Vaccine && !prog.AllowMixed {
+		return fail(CodeMixedSchedule, "dose %d is %s but dose %d was %s, and program %s does not allow mixed schedules", ev.Dose, ev.Vaccine, ev.Dose-1, prev.Vaccine, prog.ID)
+	}
+	prevDay, err := time.Parse(time.DateOnly, prev.Date)
+	if err != nil {
+		return fail(CodeMalformedEvent, "index: dose %d has no date", ev.Dose-1)
+	}
+	gap := int(day.Sub(prevDay).Hours() / 24)
+	if ev.Dose > vac.Doses {
+		due := vac.BoosterIntervalDays
+		if due == 0 {
+			due = vac.MinIntervalDays
+		}
+		if gap < due {
+			return fail(CodeBoosterNotDue, "booster (dose %d) %d days after dose %d; %s boosters are due after %d days, from %s", ev.Dose, gap, ev.Dose-1, vac.Code, due, prevDay.AddDate(0, 0, due).Format(time.DateOnly))
+		}
+		return ItemResult{}, true
+	}
+	if gap < vac.MinIntervalDays {
+		return fail(CodeIntervalTooShort, "dose %d %d days after dose %d; %s needs at least %d days (due from %s)", ev.Dose, gap, ev.Dose-1, vac.Code, vac.MinIntervalDays, prevDay.AddDate(0, 0, vac.MinIntervalDays).Format(time.DateOnly))
+	}
+	if vac.MaxIntervalDays > 0 && gap > vac.MaxIntervalDays {
+		return fail(CodeIntervalTooLong, "dose %d %d days after dose %d; %s allows at most %d days", ev.Dose, gap, ev.Dose-1, vac.Code, vac.MaxIntervalDays)
+	}
+	return ItemResult{}, true
+}
+
+func orOpen(d string) string {
+	if d == "" {
+		return "open"
+	}
+	return d
+}
+
+func openPhases(p *Program) string {
+	var open []string
+	for _, ph := range p.Phases {
+		if ph.Open {
+			open = append(open, ph.ID)
+		}
+	}
+	if len(open) == 0 {
+		return "none"
+	}
+	return strings.Join(open, ", ")
 }
 
 // writeBatch stores a batch commitment in the tree and its leaf hashes in

@@ -4,14 +4,113 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"strings"
+
+	"github.com/divoc/divoc/internal/strictjson"
 )
 
-// Registry changes after genesis are signed by an authority holding the
-// governance role. (M-of-N approval of policy changes is a later kind; these
-// kinds take effect on one governance signature.) Each register kind creates
-// or replaces one entry and can add keys and retire keys of its owner.
-// A retired key keeps its record with valid_until set to the height of
-// retirement, so signatures it made before stay checkable.
+// Governed changes: registry entries (authorities, facilities, vaccinators,
+// with their keys) and policies (programs with their phases, vaccines,
+// district caps). Each change kind is a statement with its own checks and
+// apply, in its own file. A change takes effect either
+//   - directly, as a transaction of its kind signed by one governance key,
+//     when the chain's governance threshold is 1; or
+//   - through governance.propose/v1 and governance.approve/v1, applied at
+//     the height its approvals reach the threshold (governance.go).
+
+// change is a governed update, decoded and validated, ready to apply.
+type change interface {
+	// apply writes the change, checking what needs state first; a refused
+	// change writes nothing.
+	apply(c *execCtx) *TxResult
+}
+
+type changeKind struct {
+	typ    string
+	decode func(payload []byte) (change, *Error)
+}
+
+// changeKind returns the definition of a governed kind.
+func lookupChange(kind string) (changeKind, bool) {
+	switch kind {
+	case KindRegisterAuthority:
+		return changeKind{TypRegisterAuthority, decodeAuthorityChange}, true
+	case KindRegisterFacility:
+		return changeKind{TypRegisterFacility, decodeFacilityChange}, true
+	case KindRegisterVaccinator:
+		return changeKind{TypRegisterVaccinator, decodeVaccinatorChange}, true
+	case KindSetProgram:
+		return changeKind{TypSetProgram, decodeProgramChange}, true
+	case KindSetVaccine:
+		return changeKind{TypSetVaccine, decodeVaccineChange}, true
+	case KindSetDistrict:
+		return changeKind{TypSetDistrict, decodeDistrictChange}, true
+	case KindSetPhase:
+		return changeKind{TypSetPhase, decodePhaseChange}, true
+	}
+	return changeKind{}, false
+}
+
+// GovernedKinds lists the kinds governance changes can have.
+var GovernedKinds = []string{KindRegisterAuthority, KindRegisterFacility, KindRegisterVaccinator, KindSetProgram, KindSetVaccine, KindSetDistrict, KindSetPhase}
+
+// PartTypeOf returns the part type of a governed kind's statement.
+func PartTypeOf(kind string) string {
+	ck, _ := lookupChange(kind)
+	return ck.typ
+}
+
+// canonical decodes a change statement (canonical JSON required).
+func canonical[T any](payload []byte, typ string) (*T, *Error) {
+	t := new(T)
+	if err := strictjson.UnmarshalCanonical(payload, t); err != nil {
+		return nil, reject(CodeNotCanonical, "statement of "+typ+": "+err.Error())
+	}
+	return t, nil
+}
+
+// governedTx is a change signed by one governance key.
+type governedTx struct {
+	kind string
+	part *signedPart
+	ch   change
+}
+
+func decodeGoverned(tx *Tx, ck changeKind) (body, *Error) {
+	if len(tx.Parts) != 1 {
+		return nil, reject(CodeMalformed, "a governance change has exactly one part")
+	}
+	p, e := decodePartRaw(tx.Parts[0], ck.typ)
+	if e != nil {
+		return nil, e
+	}
+	ch, e := ck.decode(p.payload)
+	if e != nil {
+		return nil, e
+	}
+	return &governedTx{kind: tx.Kind, part: p, ch: ch}, nil
+}
+
+func (g *governedTx) parts() []*signedPart { return []*signedPart{g.part} }
+
+func (g *governedTx) authorize(c *execCtx, keys []*Key) *Error {
+	if e := governanceOnly(c, keys[0]); e != nil {
+		return e
+	}
+	if m := c.params.GovernanceThreshold; m > 1 {
+		return reject(CodeNeedsApproval, fmt.Sprintf("changes need %d governance approvals on this chain: submit it as a %s", m, KindPropose))
+	}
+	return nil
+}
+
+func (g *governedTx) apply(c *execCtx, _ []*Key) *TxResult {
+	res := g.ch.apply(c)
+	res.Kind = g.kind
+	return res
+}
+
+func accepted(kind string) *TxResult {
+	return &TxResult{Code: OK, Kind: kind, Items: []ItemResult{{Code: OK}}}
+}
 
 // KeySpec is a public key to register; the ledger computes its kid and
 // makes it valid from the height of the transaction.

@@ -1,8 +1,8 @@
 package app
 
 // authority.register/v1: create or replace an authority (an issuer, a
-// governance body, an auditor) and manage its keys.
-// Part 0, typ "divoc-authority+json", governance-signed.
+// governance body, an auditor) and manage its keys. Governed; part type
+// "divoc-authority+json".
 
 // TypRegisterAuthority is the part type.
 const TypRegisterAuthority = "divoc-authority+json"
@@ -14,40 +14,30 @@ type RegisterAuthorityStatement struct {
 	Retire    []string  `json:"retire"`
 }
 
-type registerAuthorityTx struct {
-	part *signedPart
-	stmt RegisterAuthorityStatement
+type authorityChange struct {
+	stmt *RegisterAuthorityStatement
 	keys []Key
 }
 
-func decodeRegisterAuthority(tx *Tx) (body, *Error) {
-	if len(tx.Parts) != 1 {
-		return nil, reject(CodeMalformed, "a registration has exactly one part")
-	}
-	r := &registerAuthorityTx{}
-	var e *Error
-	if r.part, e = decodePart(tx.Parts[0], TypRegisterAuthority, &r.stmt); e != nil {
+func decodeAuthorityChange(payload []byte) (change, *Error) {
+	st, e := canonical[RegisterAuthorityStatement](payload, TypRegisterAuthority)
+	if e != nil {
 		return nil, e
 	}
-	if err := r.stmt.Authority.validate(); err != nil {
+	if err := st.Authority.validate(); err != nil {
 		return nil, reject(CodeInvalidRegistry, err.Error())
 	}
-	if r.keys, e = checkKeys(r.stmt.Keys, AuthorityOwner(r.stmt.Authority.ID), r.stmt.Authority.Roles); e != nil {
+	keys, e := checkKeys(st.Keys, AuthorityOwner(st.Authority.ID), st.Authority.Roles)
+	if e != nil {
 		return nil, e
 	}
-	return r, nil
+	return &authorityChange{stmt: st, keys: keys}, nil
 }
 
-func (r *registerAuthorityTx) parts() []*signedPart { return []*signedPart{r.part} }
-
-func (r *registerAuthorityTx) authorize(c *execCtx, keys []*Key) *Error {
-	return governanceOnly(c, keys[0])
-}
-
-func (r *registerAuthorityTx) apply(c *execCtx, _ []*Key) *TxResult {
-	if e := applyKeys(c, AuthorityOwner(r.stmt.Authority.ID), r.keys, r.stmt.Retire); e != nil {
+func (a *authorityChange) apply(c *execCtx) *TxResult {
+	if e := applyKeys(c, AuthorityOwner(a.stmt.Authority.ID), a.keys, a.stmt.Retire); e != nil {
 		return rejected(e)
 	}
-	c.setJSON(kAuthority+r.stmt.Authority.ID, r.stmt.Authority)
-	return &TxResult{Code: OK, Kind: KindRegisterAuthority, Items: []ItemResult{{Code: OK}}}
+	c.setJSON(kAuthority+a.stmt.Authority.ID, a.stmt.Authority)
+	return accepted(KindRegisterAuthority)
 }

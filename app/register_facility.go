@@ -2,9 +2,10 @@ package app
 
 import "fmt"
 
-// facility.register/v1: create or replace a facility and manage its
-// signing keys (several may be valid at once, so keys rotate without
-// downtime). Part 0, typ "divoc-facility+json", governance-signed.
+// facility.register/v1: create or replace a facility (its programs, daily
+// caps, payment modes, status) and manage its signing keys (several may be
+// valid at once, so keys rotate without downtime). Governed; part type
+// "divoc-facility+json".
 
 // TypRegisterFacility is the part type.
 const TypRegisterFacility = "divoc-facility+json"
@@ -16,45 +17,44 @@ type RegisterFacilityStatement struct {
 	Retire   []string  `json:"retire"`
 }
 
-type registerFacilityTx struct {
-	part *signedPart
-	stmt RegisterFacilityStatement
+type facilityChange struct {
+	stmt *RegisterFacilityStatement
 	keys []Key
 }
 
-func decodeRegisterFacility(tx *Tx) (body, *Error) {
-	if len(tx.Parts) != 1 {
-		return nil, reject(CodeMalformed, "a registration has exactly one part")
-	}
-	r := &registerFacilityTx{}
-	var e *Error
-	if r.part, e = decodePart(tx.Parts[0], TypRegisterFacility, &r.stmt); e != nil {
+func decodeFacilityChange(payload []byte) (change, *Error) {
+	st, e := canonical[RegisterFacilityStatement](payload, TypRegisterFacility)
+	if e != nil {
 		return nil, e
 	}
-	if err := r.stmt.Facility.validate(); err != nil {
+	if err := st.Facility.validate(); err != nil {
 		return nil, reject(CodeInvalidRegistry, err.Error())
 	}
-	if r.keys, e = checkKeys(r.stmt.Keys, FacilityOwner(r.stmt.Facility.Code), []string{RoleFacility}); e != nil {
+	keys, e := checkKeys(st.Keys, FacilityOwner(st.Facility.Code), []string{RoleFacility})
+	if e != nil {
 		return nil, e
 	}
-	return r, nil
+	return &facilityChange{stmt: st, keys: keys}, nil
 }
 
-func (r *registerFacilityTx) parts() []*signedPart { return []*signedPart{r.part} }
-
-func (r *registerFacilityTx) authorize(c *execCtx, keys []*Key) *Error {
-	return governanceOnly(c, keys[0])
-}
-
-func (r *registerFacilityTx) apply(c *execCtx, _ []*Key) *TxResult {
-	for _, p := range r.stmt.Facility.Programs {
+func (f *facilityChange) apply(c *execCtx) *TxResult {
+	fac := f.stmt.Facility
+	for _, p := range append(append([]string{}, fac.Programs...), capPrograms(fac.Caps)...) {
 		if prog, _ := c.program(p); prog == nil {
-			return rejected(reject(CodeInvalidRegistry, fmt.Sprintf("facility %s: program %s is not registered", r.stmt.Facility.Code, p)))
+			return rejected(reject(CodeInvalidRegistry, fmt.Sprintf("facility %s: program %s is not registered", fac.Code, p)))
 		}
 	}
-	if e := applyKeys(c, FacilityOwner(r.stmt.Facility.Code), r.keys, r.stmt.Retire); e != nil {
+	if e := applyKeys(c, FacilityOwner(fac.Code), f.keys, f.stmt.Retire); e != nil {
 		return rejected(e)
 	}
-	c.setJSON(kFacility+r.stmt.Facility.Code, r.stmt.Facility)
-	return &TxResult{Code: OK, Kind: KindRegisterFacility, Items: []ItemResult{{Code: OK}}}
+	c.setJSON(kFacility+fac.Code, fac)
+	return accepted(KindRegisterFacility)
+}
+
+func capPrograms(caps []Cap) []string {
+	out := make([]string, len(caps))
+	for i, c := range caps {
+		out[i] = c.Program
+	}
+	return out
 }

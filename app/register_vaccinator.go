@@ -4,7 +4,8 @@ import "fmt"
 
 // vaccinator.register/v1: create or replace a vaccinator: a pseudonymous
 // code, a commitment to their details (kept in the vault), the facilities
-// they work at. Part 0, typ "divoc-vaccinator+json", governance-signed.
+// they work at and the programs they are certified for. Governed; part type
+// "divoc-vaccinator+json".
 
 // TypRegisterVaccinator is the part type.
 const TypRegisterVaccinator = "divoc-vaccinator+json"
@@ -14,38 +15,31 @@ type RegisterVaccinatorStatement struct {
 	Vaccinator Vaccinator `json:"vaccinator"`
 }
 
-type registerVaccinatorTx struct {
-	part *signedPart
-	stmt RegisterVaccinatorStatement
-}
+type vaccinatorChange struct{ stmt *RegisterVaccinatorStatement }
 
-func decodeRegisterVaccinator(tx *Tx) (body, *Error) {
-	if len(tx.Parts) != 1 {
-		return nil, reject(CodeMalformed, "a registration has exactly one part")
-	}
-	r := &registerVaccinatorTx{}
-	var e *Error
-	if r.part, e = decodePart(tx.Parts[0], TypRegisterVaccinator, &r.stmt); e != nil {
+func decodeVaccinatorChange(payload []byte) (change, *Error) {
+	st, e := canonical[RegisterVaccinatorStatement](payload, TypRegisterVaccinator)
+	if e != nil {
 		return nil, e
 	}
-	if err := r.stmt.Vaccinator.validate(); err != nil {
+	if err := st.Vaccinator.validate(); err != nil {
 		return nil, reject(CodeInvalidRegistry, err.Error())
 	}
-	return r, nil
+	return &vaccinatorChange{stmt: st}, nil
 }
 
-func (r *registerVaccinatorTx) parts() []*signedPart { return []*signedPart{r.part} }
-
-func (r *registerVaccinatorTx) authorize(c *execCtx, keys []*Key) *Error {
-	return governanceOnly(c, keys[0])
-}
-
-func (r *registerVaccinatorTx) apply(c *execCtx, _ []*Key) *TxResult {
-	for _, f := range r.stmt.Vaccinator.Facilities {
+func (v *vaccinatorChange) apply(c *execCtx) *TxResult {
+	vr := v.stmt.Vaccinator
+	for _, f := range vr.Facilities {
 		if fac, _ := c.facility(f); fac == nil {
-			return rejected(reject(CodeInvalidRegistry, fmt.Sprintf("vaccinator %s: facility %s is not registered", r.stmt.Vaccinator.Code, f)))
+			return rejected(reject(CodeInvalidRegistry, fmt.Sprintf("vaccinator %s: facility %s is not registered", vr.Code, f)))
 		}
 	}
-	c.setJSON(kVaccinatr+r.stmt.Vaccinator.Code, r.stmt.Vaccinator)
-	return &TxResult{Code: OK, Kind: KindRegisterVaccinator, Items: []ItemResult{{Code: OK}}}
+	for _, p := range vr.Programs {
+		if prog, _ := c.program(p); prog == nil {
+			return rejected(reject(CodeInvalidRegistry, fmt.Sprintf("vaccinator %s: program %s is not registered", vr.Code, p)))
+		}
+	}
+	c.setJSON(kVaccinatr+vr.Code, vr)
+	return accepted(KindRegisterVaccinator)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"time"
 )
 
 // Registry entries. None of them holds personal data: facilities are
@@ -34,45 +35,142 @@ type Authority struct {
 	Status string   `json:"status"`
 }
 
-// Facility is a place that vaccinates.
+// Facility is a place that vaccinates: the programs it is approved for,
+// its daily capacity per program, how it is paid.
 type Facility struct {
-	Category string   `json:"category"`
-	Code     string   `json:"code"`
-	District string   `json:"district"`
-	Name     string   `json:"name"`
-	Pincode  string   `json:"pincode"`
-	Programs []string `json:"programs"`
-	State    string   `json:"state"`
-	Status   string   `json:"status"`
-	Type     string   `json:"type"`
+	Caps         []Cap    `json:"caps,omitempty"`
+	Category     string   `json:"category"`
+	Code         string   `json:"code"`
+	District     string   `json:"district"`
+	Name         string   `json:"name"`
+	PaymentModes []string `json:"payment_modes,omitempty"`
+	Pincode      string   `json:"pincode"`
+	Programs     []string `json:"programs"`
+	State        string   `json:"state"`
+	Status       string   `json:"status"`
+	Type         string   `json:"type"`
 }
 
-// Vaccinator is a person who vaccinates, known on the ledger only by code.
+// Cap is a daily limit of doses for one program (0: no limit).
+type Cap struct {
+	Daily   int    `json:"daily"`
+	Program string `json:"program"`
+}
+
+// capFor returns the daily cap for a program (0: none).
+func capFor(caps []Cap, program string) int {
+	for _, c := range caps {
+		if c.Program == program {
+			return c.Daily
+		}
+	}
+	return 0
+}
+
+// Payment modes a facility can accept.
+const (
+	PayGovernment = "government"
+	PayEmployer   = "employer"
+	PaySelf       = "self"
+)
+
+// Vaccinator is a person who vaccinates, known on the ledger only by code:
+// where they work and the programs they are trained and certified for
+// (none listed: every program).
 type Vaccinator struct {
 	Code       string   `json:"code"`
 	Commitment string   `json:"commitment"`
 	Facilities []string `json:"facilities"`
+	Programs   []string `json:"programs,omitempty"`
 	Status     string   `json:"status"`
 }
 
-// Program is a vaccination program (a disease, the vaccines approved for it).
+// Program is a vaccination program: a disease, when it runs, the vaccines
+// approved for it, who is eligible (ordered phases of priority groups, each
+// open or not), which identity types it accepts, and whether a course may
+// mix vaccines.
 type Program struct {
-	Disease  string   `json:"disease"`
-	ID       string   `json:"id"`
-	Name     string   `json:"name"`
-	Status   string   `json:"status"`
-	Vaccines []string `json:"vaccines"`
+	AllowMixed bool     `json:"allow_mixed,omitempty"`
+	Disease    string   `json:"disease"`
+	EndDate    string   `json:"end_date,omitempty"`
+	ID         string   `json:"id"`
+	IDTypes    []string `json:"id_types,omitempty"`
+	Name       string   `json:"name"`
+	Phases     []Phase  `json:"phases,omitempty"`
+	StartDate  string   `json:"start_date,omitempty"`
+	Status     string   `json:"status"`
+	Vaccines   []string `json:"vaccines"`
 }
 
-// Vaccine is a product with its schedule.
+// Phase is one step of a program's eligibility policy.
+type Phase struct {
+	Groups []string `json:"groups"`
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Open   bool     `json:"open"`
+}
+
+// Priority groups.
+const (
+	GroupHealthWorker    = "health_worker"
+	GroupFrontlineWorker = "frontline_worker"
+	Group60Plus          = "age_60_plus"
+	Group45PlusComorbid  = "age_45_plus_comorbid"
+	GroupAdult           = "adult"
+	GroupChild           = "child"
+)
+
+// PriorityGroups are the groups an event can name.
+var PriorityGroups = []string{GroupHealthWorker, GroupFrontlineWorker, Group60Plus, Group45PlusComorbid, GroupAdult, GroupChild}
+
+// Identity types a program can accept.
+const (
+	IDNational = "national_id"
+	IDOtherGov = "other_government_id"
+	IDMobile   = "mobile_only"
+	IDAttested = "facility_attested"
+)
+
+// IDTypes are the identity types an event can name.
+var IDTypes = []string{IDNational, IDOtherGov, IDMobile, IDAttested}
+
+// eligible reports whether a priority group may be vaccinated now: the
+// program has no phases, or an open phase lists the group.
+func (p *Program) eligible(group string) bool {
+	if len(p.Phases) == 0 {
+		return true
+	}
+	for _, ph := range p.Phases {
+		if ph.Open && contains(ph.Groups, group) {
+			return true
+		}
+	}
+	return false
+}
+
+// Vaccine is a product with its schedule: the doses of a course, the
+// interval between them, the boosters and when they are due, how long a
+// completed course is valid, and its codes (ICD-11, EU value set).
 type Vaccine struct {
-	Boosters        int    `json:"boosters"`
-	Code            string `json:"code"`
-	Doses           int    `json:"doses"`
-	Manufacturer    string `json:"manufacturer"`
-	MinIntervalDays int    `json:"min_interval_days"`
-	Name            string `json:"name"`
-	Status          string `json:"status"`
+	BoosterIntervalDays int    `json:"booster_interval_days,omitempty"`
+	Boosters            int    `json:"boosters"`
+	Code                string `json:"code"`
+	Doses               int    `json:"doses"`
+	EUProduct           string `json:"eu_product,omitempty"`
+	ICD11               string `json:"icd11,omitempty"`
+	Manufacturer        string `json:"manufacturer"`
+	MaxIntervalDays     int    `json:"max_interval_days,omitempty"`
+	MinIntervalDays     int    `json:"min_interval_days"`
+	Name                string `json:"name"`
+	Status              string `json:"status"`
+	ValidityDays        int    `json:"validity_days,omitempty"`
+}
+
+// District is a district's policy: its daily caps per program.
+type District struct {
+	Caps     []Cap  `json:"caps"`
+	District string `json:"district"`
+	State    string `json:"state"`
 }
 
 // Key is a public key the ledger accepts signatures from, for one role of
@@ -152,6 +250,14 @@ func (f *Facility) validate() error {
 			return fmt.Errorf("facility %s: program %q is not a valid id", f.Code, p)
 		}
 	}
+	for _, m := range f.PaymentModes {
+		if m != PayGovernment && m != PayEmployer && m != PaySelf {
+			return fmt.Errorf("facility %s: payment mode %q: want %s, %s or %s", f.Code, m, PayGovernment, PayEmployer, PaySelf)
+		}
+	}
+	if err := validCaps(f.Caps); err != nil {
+		return fmt.Errorf("facility %s: %w", f.Code, err)
+	}
 	return validStatus(f.Status)
 }
 
@@ -165,6 +271,11 @@ func (v *Vaccinator) validate() error {
 	if len(v.Facilities) == 0 {
 		return fmt.Errorf("vaccinator %s: attached to no facility", v.Code)
 	}
+	for _, p := range v.Programs {
+		if !validCode(p) {
+			return fmt.Errorf("vaccinator %s: program %q is not a valid id", v.Code, p)
+		}
+	}
 	return validStatus(v.Status)
 }
 
@@ -174,6 +285,31 @@ func (p *Program) validate() error {
 	}
 	if p.Name == "" || len(p.Vaccines) == 0 {
 		return fmt.Errorf("program %s: name and at least one vaccine are required", p.ID)
+	}
+	for _, d := range []string{p.StartDate, p.EndDate} {
+		if _, err := time.Parse(time.DateOnly, d); d != "" && err != nil {
+			return fmt.Errorf("program %s: date %q is not YYYY-MM-DD", p.ID, d)
+		}
+	}
+	if p.StartDate != "" && p.EndDate != "" && p.EndDate < p.StartDate {
+		return fmt.Errorf("program %s: ends before it starts", p.ID)
+	}
+	for _, t := range p.IDTypes {
+		if !contains(IDTypes, t) {
+			return fmt.Errorf("program %s: identity type %q: want one of %v", p.ID, t, IDTypes)
+		}
+	}
+	seen := map[string]bool{}
+	for _, ph := range p.Phases {
+		if !validCode(ph.ID) || seen[ph.ID] {
+			return fmt.Errorf("program %s: phase id %q is invalid or repeated", p.ID, ph.ID)
+		}
+		seen[ph.ID] = true
+		for _, g := range ph.Groups {
+			if !contains(PriorityGroups, g) {
+				return fmt.Errorf("program %s phase %s: priority group %q: want one of %v", p.ID, ph.ID, g, PriorityGroups)
+			}
+		}
 	}
 	return validStatus(p.Status)
 }
@@ -185,8 +321,11 @@ func (v *Vaccine) validate() error {
 	if v.Name == "" {
 		return fmt.Errorf("vaccine %s: name is required", v.Code)
 	}
-	if v.Doses < 1 || v.Doses > 10 || v.Boosters < 0 || v.Boosters > 10 || v.MinIntervalDays < 0 {
-		return fmt.Errorf("vaccine %s: doses 1-10, boosters 0-10, interval ≥ 0", v.Code)
+	if v.Doses < 1 || v.Doses > 10 || v.Boosters < 0 || v.Boosters > 10 || v.MinIntervalDays < 0 || v.BoosterIntervalDays < 0 || v.ValidityDays < 0 {
+		return fmt.Errorf("vaccine %s: doses 1-10, boosters 0-10, intervals and validity ≥ 0", v.Code)
+	}
+	if v.MaxIntervalDays != 0 && v.MaxIntervalDays < v.MinIntervalDays {
+		return fmt.Errorf("vaccine %s: max interval %d is below the minimum %d", v.Code, v.MaxIntervalDays, v.MinIntervalDays)
 	}
 	return validStatus(v.Status)
 }
@@ -210,6 +349,24 @@ func (k *Key) validate() error {
 	}
 	if k.ValidFrom < 0 || (k.ValidUntil != 0 && k.ValidUntil < k.ValidFrom) {
 		return fmt.Errorf("key %s: validity window is empty", k.KID)
+	}
+	return nil
+}
+
+func (d *District) validate() error {
+	if d.State == "" || d.District == "" || len(d.State) > 64 || len(d.District) > 64 {
+		return fmt.Errorf("district: state and district are required (at most 64 bytes)")
+	}
+	return validCaps(d.Caps)
+}
+
+func validCaps(caps []Cap) error {
+	seen := map[string]bool{}
+	for _, c := range caps {
+		if !validCode(c.Program) || c.Daily < 0 || seen[c.Program] {
+			return fmt.Errorf("cap for program %q: a valid program, once, and a daily limit ≥ 0", c.Program)
+		}
+		seen[c.Program] = true
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ const (
 	kBatch     = "batch/"
 	kStatus    = "status/"
 	kCount     = "count/"
+	kDistrict  = "reg/district/"
 )
 
 // BatchKey is the IAVL key of the commitment of transaction tx at height h.
@@ -46,11 +47,16 @@ type Params struct {
 	// TxValiditySeconds: a signed statement older than this (by its iat,
 	// against block time) is refused as stale.
 	TxValiditySeconds int64 `json:"tx_validity_seconds"`
+	// GovernanceThreshold is M: how many governance authorities must
+	// approve a change (0 or 1: one signature applies it).
+	GovernanceThreshold int `json:"governance_threshold,omitempty"`
+	// ProposalTTLBlocks: a proposal not approved within this many blocks expires.
+	ProposalTTLBlocks int64 `json:"proposal_ttl_blocks,omitempty"`
 }
 
 // DefaultParams suits a national drive.
 func DefaultParams() Params {
-	return Params{BackdateDays: 365, MaxClockSkewSeconds: 600, MaxEventsPerTx: 5000, TxValiditySeconds: 86400}
+	return Params{BackdateDays: 365, MaxClockSkewSeconds: 600, MaxEventsPerTx: 5000, TxValiditySeconds: 86400, GovernanceThreshold: 1, ProposalTTLBlocks: 100_000}
 }
 
 // Totals are the ledger's running counts.
@@ -115,11 +121,15 @@ type CertRecord struct {
 	Replaces string   `json:"replaces,omitempty"`
 }
 
-// DoseRecord is the index entry of an accepted dose.
+// DoseRecord is the index entry of an accepted dose: where and when, of
+// which vaccine (the next dose's interval and schedule are checked
+// against it).
 type DoseRecord struct {
 	At          BatchRef `json:"at"`
 	Certificate string   `json:"certificate"`
+	Date        string   `json:"date"`
 	Facility    string   `json:"facility"`
+	Vaccine     string   `json:"vaccine"`
 }
 
 // kvReader is what execution reads: the working tree while a block runs,
@@ -150,10 +160,12 @@ type blockState struct {
 	cache    map[string]any
 	totals   Totals
 	counts   map[string]int64
+	// countBase caches counters' values before this block.
+	countBase map[string]int64
 }
 
 func newBlockState() *blockState {
-	return &blockState{ixValues: map[string][]byte{}, cache: map[string]any{}, counts: map[string]int64{}}
+	return &blockState{ixValues: map[string][]byte{}, cache: map[string]any{}, counts: map[string]int64{}, countBase: map[string]int64{}}
 }
 
 func (c *execCtx) get(key string) ([]byte, error) {
@@ -239,13 +251,8 @@ func (c *execCtx) flushCounts() {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		old, _ := c.get(k)
-		var n int64
-		if len(old) == 8 {
-			n = int64(binary.BigEndian.Uint64(old))
-		}
 		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], uint64(n+c.blk.counts[k]))
+		binary.BigEndian.PutUint64(b[:], uint64(c.count(k)))
 		c.set(k, b[:])
 	}
 	t := c.blk.totals
@@ -267,8 +274,30 @@ func (c *execCtx) flushCounts() {
 	c.setJSON(kTotals, sum)
 }
 
-// CountKey is the IAVL key of a facility's accepted doses on a day.
-func CountKey(day, facility string) string { return kCount + day + "/" + facility }
+// CountKey is the IAVL key of a facility's accepted doses of a program on
+// a day (the events' date).
+func CountKey(day, facility, program string) string {
+	return kCount + day + "/f/" + facility + "/" + program
+}
+
+// DistrictCountKey is the IAVL key of a district's accepted doses of a
+// program on a day.
+func DistrictCountKey(day, state, district, program string) string {
+	return kCount + day + "/d/" + state + "/" + district + "/" + program
+}
+
+// count reads a counter as of now in this block: the committed value plus
+// this block's increments.
+func (c *execCtx) count(key string) int64 {
+	base, ok := c.blk.countBase[key]
+	if !ok {
+		if b, _ := c.get(key); len(b) == 8 {
+			base = int64(binary.BigEndian.Uint64(b))
+		}
+		c.blk.countBase[key] = base
+	}
+	return base + c.blk.counts[key]
+}
 
 func (c *execCtx) facility(code string) (*Facility, error) {
 	return getJSON[Facility](c, kFacility+code)
@@ -284,3 +313,9 @@ func (c *execCtx) authority(id string) (*Authority, error) {
 	return getJSON[Authority](c, kAuthority+id)
 }
 func (c *execCtx) key(kid string) (*Key, error) { return getJSON[Key](c, kKey+kid) }
+func (c *execCtx) district(state, district string) (*District, error) {
+	return getJSON[District](c, DistrictKey(state, district))
+}
+
+// DistrictKey is the IAVL key of a district's policy.
+func DistrictKey(state, district string) string { return kDistrict + state + "/" + district }

@@ -100,6 +100,19 @@ type signedPart struct {
 // decodePart decodes a part's header and payload into stmt (canonical JSON
 // required) and checks the header's shape and type.
 func decodePart(p Part, wantTyp string, stmt any) (*signedPart, *Error) {
+	sp, e := decodePartRaw(p, wantTyp)
+	if e != nil {
+		return nil, e
+	}
+	if err := strictjson.UnmarshalCanonical(sp.payload, stmt); err != nil {
+		return nil, reject(CodeNotCanonical, "payload of "+wantTyp+": "+err.Error())
+	}
+	return sp, nil
+}
+
+// decodePartRaw checks a part's header and decodes its payload bytes,
+// leaving the statement to the caller.
+func decodePartRaw(p Part, wantTyp string) (*signedPart, *Error) {
 	hb, err := b64.DecodeString(p.Protected)
 	if err != nil {
 		return nil, reject(CodeMalformed, "protected header is not base64url")
@@ -131,9 +144,6 @@ func decodePart(p Part, wantTyp string, stmt any) (*signedPart, *Error) {
 	payload, err := b64.DecodeString(p.Payload)
 	if err != nil {
 		return nil, reject(CodeMalformed, "payload is not base64url")
-	}
-	if err := strictjson.UnmarshalCanonical(payload, stmt); err != nil {
-		return nil, reject(CodeNotCanonical, "payload of "+wantTyp+": "+err.Error())
 	}
 	sig, err := b64.DecodeString(p.Signature)
 	if err != nil || len(sig) != ed25519.SignatureSize {

@@ -29,9 +29,14 @@ type Facility struct {
 
 // SubmitOptions tune SubmitCSV.
 type SubmitOptions struct {
-	Program     string
-	ChunkRows   int // rows per upload (one signed transaction each); default 1000
-	Concurrency int // uploads in flight; default 4
+	Program   string
+	ChunkRows int // rows per upload (one signed transaction each); default 1000
+	// Concurrency is how many uploads are in flight. The default, 1, keeps
+	// the file's order: a person's later dose in a later upload reaches the
+	// ledger after their earlier one (the ledger refuses a dose whose
+	// predecessor it has not recorded). Use more only for files whose
+	// uploads do not depend on each other.
+	Concurrency int
 	// Progress is called with the number of rows settled so far.
 	Progress func(settled int)
 }
@@ -71,9 +76,6 @@ func (c *Client) SubmitCSV(ctx context.Context, f Facility, csv []byte, opts Sub
 		size = 1000
 	}
 	conc := max(opts.Concurrency, 1)
-	if opts.Concurrency == 0 {
-		conc = 4
-	}
 	var (
 		mu      sync.Mutex
 		wg      sync.WaitGroup

@@ -23,9 +23,12 @@ import (
 // schedules.
 func DefaultVaccines() []app.Vaccine {
 	return []app.Vaccine{
-		{Code: "COVISHIELD", Name: "Covishield", Manufacturer: "Serum Institute of India", Doses: 2, Boosters: 1, MinIntervalDays: 84, Status: app.StatusActive},
-		{Code: "COVAXIN", Name: "Covaxin", Manufacturer: "Bharat Biotech", Doses: 2, Boosters: 1, MinIntervalDays: 28, Status: app.StatusActive},
-		{Code: "CORBEVAX", Name: "Corbevax", Manufacturer: "Biological E", Doses: 2, Boosters: 1, MinIntervalDays: 28, Status: app.StatusActive},
+		{Code: "COVISHIELD", Name: "Covishield", Manufacturer: "Serum Institute of India", Doses: 2, Boosters: 1, MinIntervalDays: 84,
+			EUProduct: "Covishield", ICD11: "XM9QW8", ValidityDays: 270, Status: app.StatusActive},
+		{Code: "COVAXIN", Name: "Covaxin", Manufacturer: "Bharat Biotech", Doses: 2, Boosters: 1, MinIntervalDays: 28,
+			EUProduct: "Covaxin", ICD11: "XM1NL1", ValidityDays: 270, Status: app.StatusActive},
+		{Code: "CORBEVAX", Name: "Corbevax", Manufacturer: "Biological E", Doses: 2, Boosters: 1, MinIntervalDays: 28,
+			ICD11: "XM5JC5", ValidityDays: 270, Status: app.StatusActive},
 		{Code: "MRVAC", Name: "MR-VAC", Manufacturer: "Serum Institute of India", Doses: 2, MinIntervalDays: 28, Status: app.StatusActive},
 	}
 }
@@ -33,7 +36,12 @@ func DefaultVaccines() []app.Vaccine {
 // DefaultPrograms are the programs a new network starts with.
 func DefaultPrograms() []app.Program {
 	return []app.Program{
-		{ID: "C19", Name: "COVID-19 Vaccination Programme", Disease: "COVID-19", Vaccines: []string{"COVISHIELD", "COVAXIN", "CORBEVAX"}, Status: app.StatusActive},
+		{ID: "C19", Name: "COVID-19 Vaccination Programme", Disease: "COVID-19", Vaccines: []string{"COVISHIELD", "COVAXIN", "CORBEVAX"}, Status: app.StatusActive,
+			Phases: []app.Phase{
+				{ID: "phase-1", Name: "Health and frontline workers, and people aged 60 and over", Groups: []string{app.GroupHealthWorker, app.GroupFrontlineWorker, app.Group60Plus}, Open: true},
+				{ID: "phase-2", Name: "People aged 45 and over with comorbidities", Groups: []string{app.Group45PlusComorbid}, Open: true},
+				{ID: "phase-3", Name: "All adults", Groups: []string{app.GroupAdult}, Open: true},
+			}},
 		{ID: "MR", Name: "Measles-Rubella Campaign", Disease: "Measles and rubella", Vaccines: []string{"MRVAC"}, Status: app.StatusActive},
 	}
 }

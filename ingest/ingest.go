@@ -133,6 +133,36 @@ func AgeBand(age int, known bool) string {
 	return "60+"
 }
 
+// IDTypeOf classifies the identity a recipient showed: the national
+// digital ID (Aadhaar), another government ID, a mobile number only, or
+// none (the facility attests who they are).
+func IDTypeOf(r divocfmt.Recipient) string {
+	id := strings.ToLower(strings.TrimSpace(r.Identity))
+	switch {
+	case strings.HasPrefix(id, "did:in.gov.uidai.aadhaar:"):
+		return app.IDNational
+	case id != "":
+		return app.IDOtherGov
+	case digits(r.Mobile) != "":
+		return app.IDMobile
+	}
+	return app.IDAttested
+}
+
+// PriorityOf is the priority group DIVOC's files let a facility show: by
+// age (they carry no occupation or comorbidity column). Unknown age: none.
+func PriorityOf(age int, known bool) string {
+	switch {
+	case !known:
+		return ""
+	case age >= 60:
+		return app.Group60Plus
+	case age >= 18:
+		return app.GroupAdult
+	}
+	return app.GroupChild
+}
+
 // Resolver maps the names a DIVOC record uses to registry codes.
 type Resolver interface {
 	// Vaccine resolves a vaccine name (and manufacturer, if given) to its
@@ -195,6 +225,8 @@ func Prepare(facility, program string, certs []divocfmt.Certificate, res Resolve
 			Commitment: key.Commitment(c),
 			Date:       c.Vaccination.Date.UTC().Format(time.DateOnly),
 			Dose:       c.Vaccination.Dose,
+			IDType:     IDTypeOf(c.Recipient),
+			Priority:   PriorityOf(age, known),
 			Program:    prog,
 			Recipient:  key.RecipientRef(c.Recipient),
 			Vaccinator: vaccinator,

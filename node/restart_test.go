@@ -487,14 +487,17 @@ func tail(path string) string {
 }
 
 // crashRun is the uploads of a crash test: what is left to do and what the
-// node acknowledged.
+// node acknowledged. A facility's uploads are sent in file order, one at a
+// time (a later dose must not reach the ledger before an earlier one), so
+// an upload that fails goes back to the front of its facility's queue.
 type crashRun struct {
-	mu     sync.Mutex
-	queue  []chunk
-	acked  map[string]int64 // certificate -> height of the acknowledged commit
-	total  int
-	maxH   int64
-	resent int
+	mu       sync.Mutex
+	queue    []chunk
+	inflight map[string]bool  // facilities with an upload in flight
+	acked    map[string]int64 // certificate -> height of the acknowledged commit
+	total    int
+	maxH     int64
+	resent   int
 }
 
 type chunk struct {
@@ -511,7 +514,7 @@ func (r *crashRun) ackCount() int {
 func (r *crashRun) left() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.queue)
+	return len(r.queue) + len(r.inflight)
 }
 
 func (r *crashRun) maxHeight() int64 {
@@ -530,15 +533,23 @@ func (r *crashRun) acknowledged() map[string]int64 {
 	return out
 }
 
-func (r *crashRun) take() (chunk, bool) {
+// take returns the first queued upload of a facility with none in flight;
+// wait reports that the queue is not empty but every facility is busy.
+func (r *crashRun) take() (c chunk, ok, wait bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.queue) == 0 {
-		return chunk{}, false
+	if r.inflight == nil {
+		r.inflight = map[string]bool{}
 	}
-	c := r.queue[0]
-	r.queue = r.queue[1:]
-	return c, true
+	for i, c := range r.queue {
+		if r.inflight[c.facility] {
+			continue
+		}
+		r.queue = append(r.queue[:i:i], r.queue[i+1:]...)
+		r.inflight[c.facility] = true
+		return c, true, false
+	}
+	return chunk{}, false, len(r.queue) > 0
 }
 
 // checkRecovered checks a restarted node has every acknowledged commit.
@@ -571,7 +582,11 @@ func (r *crashRun) work(ctx context.Context, t *testing.T, base string, facs map
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				c, ok := r.take()
+				c, ok, wait := r.take()
+				if wait {
+					time.Sleep(5 * time.Millisecond) // another worker holds this facility's next upload
+					continue
+				}
 				if !ok {
 					return
 				}
@@ -590,13 +605,14 @@ func (r *crashRun) work(ctx context.Context, t *testing.T, base string, facs map
 func (r *crashRun) settle(t *testing.T, c chunk, up *vault.Upload, err error) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	delete(r.inflight, c.facility)
 	var p *api.Problem
 	if err != nil || up.Status == vault.UploadProcessing {
 		if errors.As(err, &p) && p.Status < 500 {
 			t.Errorf("upload refused: %v", err)
 		}
 		t.Logf("upload of %d rows of %s failed (sent again later): %v", len(c.rows), c.facility, err)
-		r.queue = append(r.queue, c)
+		r.queue = append([]chunk{c}, r.queue...)
 		r.resent++
 		return false
 	}
@@ -618,6 +634,7 @@ func (r *crashRun) settle(t *testing.T, c chunk, up *vault.Upload, err error) bo
 			// Recorded by an earlier upload that was lost in a crash
 			// before it was acknowledged.
 		default:
+			t.Errorf("upload %s: row %d refused: %s %s", up.ID, res.Row, res.Code, res.Reason)
 			again = append(again, c.rows[i])
 		}
 	}
@@ -625,7 +642,7 @@ func (r *crashRun) settle(t *testing.T, c chunk, up *vault.Upload, err error) bo
 		t.Errorf("upload %s: %d results and %d errors for %d rows", up.ID, len(up.Results), len(up.Errors), len(c.rows))
 	}
 	if len(again) > 0 {
-		r.queue = append(r.queue, chunk{facility: c.facility, rows: again})
+		r.queue = append([]chunk{{facility: c.facility, rows: again}}, r.queue...)
 		r.resent++
 		return false
 	}

@@ -216,18 +216,21 @@ func (s *Service) Submit(ctx context.Context, sub api.Submission) (*vault.Upload
 		return nil, err
 	}
 
+	// One job per upload: its batches commit in row order, so that a
+	// person's dose 2 never reaches the ledger before their dose 1 from the
+	// same upload. Different uploads run in parallel.
 	tr := &uploadTracker{svc: s, up: up, left: len(chunks), done: make(chan struct{})}
-	for _, c := range chunks {
-		c := c
-		job := func() {
-			defer s.release(sub.Facility, 1)
+	job := func() {
+		for _, c := range chunks {
 			tr.finish(s.processChunk(context.Background(), up.ID, c, facilityPart))
+			s.release(sub.Facility, 1)
 		}
-		select {
-		case s.jobs <- job:
-		case <-s.closed:
-			return nil, api.NewProblem(http.StatusServiceUnavailable, api.CodeBusy, "the node is shutting down")
-		}
+	}
+	select {
+	case s.jobs <- job:
+	case <-s.closed:
+		s.release(sub.Facility, len(chunks))
+		return nil, api.NewProblem(http.StatusServiceUnavailable, api.CodeBusy, "the node is shutting down")
 	}
 	if !sub.Wait {
 		return tr.snapshot(), nil

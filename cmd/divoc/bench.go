@@ -91,7 +91,7 @@ latency from submitting a batch to its commit.`,
 	f.IntVar(&events, "events", 50000, "events to measure")
 	f.IntVar(&preload, "preload", 0, "certificates committed before measuring")
 	f.IntVar(&facilities, "facilities", 20, "facilities (each uploads its own file)")
-	f.IntVar(&parallel, "parallel", 4, "facilities uploading at once")
+	f.IntVar(&parallel, "parallel", 8, "facilities uploading at once (each sends its batches in order)")
 	f.IntVar(&chunk, "chunk", 1000, "rows per signed upload")
 	f.StringVar(&home, "home", "", "home directory (default: a temporary one, removed after)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase (client and node share the process)")

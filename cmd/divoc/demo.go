@@ -101,7 +101,7 @@ func runDemo(df demoFlags) error {
 	step("Uploading %d rows from %d facilities' bulk CSVs, each batch signed by its facility", total, len(files))
 	bar := progressbar.NewOptions(total, progressbar.OptionSetDescription("rows"), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
 		progressbar.OptionSetItsString("rows"), progressbar.OptionSetWriter(os.Stderr), progressbar.OptionThrottle(100*time.Millisecond))
-	res, err := submitFacilities(ctx, h, base, files, 4, 1000, func(k int) { _ = bar.Set(k) })
+	res, err := submitFacilities(ctx, h, base, files, 8, 1000, func(k int) { _ = bar.Set(k) })
 	_ = bar.Finish()
 	fmt.Fprintln(os.Stderr)
 	if err != nil {

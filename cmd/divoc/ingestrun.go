@@ -69,7 +69,7 @@ func submitFacilities(ctx context.Context, h node.Home, baseURL string, files ma
 			defer wg.Done()
 			defer func() { <-sem }()
 			f := client.Facility{Code: code, Key: key, Pseudonym: pk, Vaccinators: vaccinators}
-			rep, err := cl.SubmitCSV(ctx, f, body, client.SubmitOptions{ChunkRows: chunk, Concurrency: 2, Progress: func(n int) {
+			rep, err := cl.SubmitCSV(ctx, f, body, client.SubmitOptions{ChunkRows: chunk, Concurrency: 1, Progress: func(n int) {
 				mu.Lock()
 				settled[code] = n
 				total := 0

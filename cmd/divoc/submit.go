@@ -56,7 +56,7 @@ facility (custodial mode).`,
 	f.StringVar(&sf.program, "program", "", "programId for every row (default: the vaccine's program)")
 	f.StringVar(&sf.report, "report", "", "write every refused row to this CSV file")
 	f.IntVar(&sf.chunk, "chunk", 1000, "rows per signed upload")
-	f.IntVar(&sf.concurrency, "concurrency", 4, "uploads in flight")
+	f.IntVar(&sf.concurrency, "concurrency", 1, "uploads in flight (more than 1 can send a later dose before an earlier one)")
 	f.BoolVar(&sf.quiet, "quiet", false, "no progress bar")
 	_ = c.MarkFlagRequired("facility")
 	return c
