@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
@@ -33,6 +34,7 @@ type Application struct {
 	// registered facility flooding the mempool cannot crowd out the
 	// others). It is local policy, not consensus.
 	MaxPendingPerSigner int
+	pendingMu           sync.Mutex             // CheckTx runs beside FinalizeBlock (one mutex per connection)
 	pending             map[string][]pendingTx // by kid
 	lastHeight          int64
 }
@@ -81,6 +83,8 @@ func (a *Application) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) 
 	}
 	if req.Type == abcitypes.CheckTxType_New {
 		kids := a.app.Signers(req.Tx)
+		a.pendingMu.Lock()
+		defer a.pendingMu.Unlock()
 		for _, kid := range kids {
 			if n := len(a.pending[kid]); a.MaxPendingPerSigner > 0 && n >= a.MaxPendingPerSigner {
 				return &abcitypes.ResponseCheckTx{Code: app.CodeRateLimited.ABCI(), Codespace: Codespace,
@@ -97,6 +101,8 @@ func (a *Application) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) 
 
 // settle stops counting committed (or long-gone) transactions.
 func (a *Application) settle(height int64, txs [][]byte) {
+	a.pendingMu.Lock()
+	defer a.pendingMu.Unlock()
 	a.lastHeight = height
 	done := make(map[string]bool, len(txs))
 	for _, tx := range txs {

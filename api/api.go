@@ -68,6 +68,25 @@ var Routes = []Route{
 	{"POST", "/v1/certificates/{id}/revoke", "admin", "Revoke a certificate", (*server).revoke},
 	{"POST", "/v1/verify", "public", "Verify a credential (vc+jwt text, JSON, or a QR PNG)", (*server).verify},
 	{"GET", "/v1/trust/jwks", "public", "Issuer keys registered on the ledger (JWKS)", (*server).jwks},
+
+	// Rollout: registries and policies, changed by governance.
+	{"GET", "/v1/facilities", "public", "Facilities on the ledger", (*server).listFacilities},
+	{"POST", "/v1/facilities", "admin", "Create or update a facility (a governance change)", (*server).setFacility},
+	{"POST", "/v1/facilities/upload", "admin", "Register facilities from DIVOC's facilities.csv", (*server).facilitiesUpload},
+	{"GET", "/v1/vaccinators", "public", "Vaccinators on the ledger (codes, not names)", (*server).listVaccinators},
+	{"POST", "/v1/vaccinators", "admin", "Create or update a vaccinator (a governance change)", (*server).setVaccinator},
+	{"POST", "/v1/vaccinators/upload", "admin", "Register vaccinators from DIVOC's vaccinators.csv", (*server).vaccinatorsUpload},
+	{"GET", "/v1/programs", "public", "Programs with their phases and policies", (*server).listPrograms},
+	{"POST", "/v1/programs", "admin", "Create or update a program (a governance change)", (*server).setProgram},
+	{"POST", "/v1/programs/{id}/phases/{phase}", "admin", "Open or close an eligibility phase (a governance change)", (*server).setPhase},
+	{"GET", "/v1/vaccines", "public", "Vaccines with their schedules", (*server).listVaccines},
+	{"POST", "/v1/vaccines", "admin", "Create or update a vaccine (a governance change)", (*server).setVaccine},
+	{"GET", "/v1/districts", "public", "Districts with daily caps", (*server).listDistricts},
+	{"POST", "/v1/districts", "admin", "Set a district's daily caps (a governance change)", (*server).setDistrict},
+	{"GET", "/v1/governance/proposals", "public", "Governance proposals (?status=pending|applied|failed|expired)", (*server).proposals},
+	{"POST", "/v1/governance/proposals", "admin", "Propose any governed change (kind and statement)", (*server).propose},
+	{"POST", "/v1/governance/proposals/{id}/approve", "admin", "Approve a pending proposal as this node's authority", (*server).approve},
+	{"GET", "/v1/recipients/{ref}/schedule", "public", "A recipient's doses and when the next is due", (*server).schedule},
 }
 
 // New returns the API handler.

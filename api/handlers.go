@@ -89,23 +89,30 @@ func (s *server) certify(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, up)
 }
 
-func (s *server) bulkCertify(w http.ResponseWriter, r *http.Request) error {
-	var src io.Reader = r.Body
+// csvBody is the CSV of an upload: the body (text/csv) or the part named
+// "file" of a multipart form.
+func csvBody(r *http.Request) (io.Reader, error) {
 	switch mediaType(r) {
 	case "text/csv", "application/csv", "text/plain", "":
+		return r.Body, nil
 	case "multipart/form-data":
 		f, _, err := r.FormFile("file")
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return asProblem(err)
+			return nil, asProblem(err)
 		}
 		if err != nil {
-			return NewProblem(http.StatusBadRequest, CodeBadRequest, "multipart upload needs the CSV in a part named \"file\"").WithField("file", "required")
+			return nil, NewProblem(http.StatusBadRequest, CodeBadRequest, "multipart upload needs the CSV in a part named \"file\"").WithField("file", "required")
 		}
-		defer f.Close()
-		src = f
-	default:
-		return NewProblem(http.StatusUnsupportedMediaType, CodeUnsupported, "send the DIVOC bulk CSV as text/csv or multipart/form-data (part \"file\")")
+		return f, nil
+	}
+	return nil, NewProblem(http.StatusUnsupportedMediaType, CodeUnsupported, "send the CSV as text/csv or multipart/form-data (part \"file\")")
+}
+
+func (s *server) bulkCertify(w http.ResponseWriter, r *http.Request) error {
+	src, err := csvBody(r)
+	if err != nil {
+		return err
 	}
 	certs, rowErrs, err := divocfmt.ParseBulkCSV(src, divocfmt.CSVOptions{MaxRows: s.MaxRows})
 	if err != nil {

@@ -17,6 +17,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -573,6 +576,47 @@ func (a *App) DoseHistory(s *Snapshot, recipient, program string, dose int) (*Do
 		return nil, err
 	}
 	return &rec, nil
+}
+
+// Dose is one accepted dose of a recipient.
+type Dose struct {
+	DoseRecord
+	Dose    int    `json:"dose"`
+	Program string `json:"program"`
+}
+
+// Doses lists a recipient's accepted doses committed at or before the
+// snapshot, by program and dose number.
+func (a *App) Doses(s *Snapshot, recipient string) ([]Dose, error) {
+	prefix := []byte(ixDose + recipient + "/")
+	it, err := a.ix.db.Iterator(prefix, prefixEnd(prefix))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []Dose
+	for ; it.Valid(); it.Next() {
+		v := it.Value()
+		if len(v) < 8 || int64(binary.BigEndian.Uint64(v[:8])) > s.Height {
+			continue
+		}
+		var d Dose
+		if err := json.Unmarshal(v[8:], &d.DoseRecord); err != nil {
+			return nil, err
+		}
+		rest := strings.TrimPrefix(string(it.Key()), string(prefix))
+		prog, n, _ := strings.Cut(rest, "/")
+		d.Program = prog
+		d.Dose, _ = strconv.Atoi(n)
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Program != out[j].Program {
+			return out[i].Program < out[j].Program
+		}
+		return out[i].Dose < out[j].Dose
+	})
+	return out, it.Error()
 }
 
 // BatchLeaves returns the leaf hashes of the batch of transaction tx at height h.

@@ -123,7 +123,7 @@ func (p *proposeTx) apply(c *execCtx, _ []*Key) *TxResult {
 	}
 	pr := Proposal{Approvals: []string{p.stmt.Proposer}, Change: p.stmt.Change, Expires: c.height + ttl, Height: c.height,
 		ID: id, Proposer: p.stmt.Proposer, Status: ProposalPending, Threshold: threshold(c)}
-	res := &TxResult{Code: OK, Kind: KindPropose, Items: []ItemResult{{Code: OK, Reason: "proposal " + id}}}
+	res := &TxResult{Code: OK, Kind: KindPropose, Proposal: id, Items: []ItemResult{{Code: OK, Reason: "proposal " + id}}}
 	settle(c, &pr, res)
 	c.setJSON(ProposalKey(id), pr)
 	return res
@@ -178,7 +178,7 @@ func (a *approveTx) apply(c *execCtx, _ []*Key) *TxResult {
 	}
 	next.Approvals = append(next.Approvals, a.stmt.Approver)
 	sort.Strings(next.Approvals)
-	res := &TxResult{Code: OK, Kind: KindApprove, Items: []ItemResult{{Code: OK, Reason: fmt.Sprintf("%d of %d approvals", len(next.Approvals), next.Threshold)}}}
+	res := &TxResult{Code: OK, Kind: KindApprove, Proposal: next.ID, Items: []ItemResult{{Code: OK, Reason: fmt.Sprintf("%d of %d approvals", len(next.Approvals), next.Threshold)}}}
 	settle(c, &next, res)
 	c.setJSON(ProposalKey(next.ID), next)
 	return res

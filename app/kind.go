@@ -54,11 +54,14 @@ func decodeBody(tx *Tx) (body, *Error) {
 // TxResult is the outcome of one transaction: accepted (Code ok, with the
 // result of each item) or rejected as a whole.
 type TxResult struct {
-	Batch  *BatchInfo   `json:"batch,omitempty"`
-	Code   Code         `json:"code"`
-	Items  []ItemResult `json:"items,omitempty"`
-	Kind   string       `json:"kind,omitempty"`
-	Reason string       `json:"reason,omitempty"`
+	Batch *BatchInfo   `json:"batch,omitempty"`
+	Code  Code         `json:"code"`
+	Items []ItemResult `json:"items,omitempty"`
+	Kind  string       `json:"kind,omitempty"`
+	// Proposal is the id of the proposal a governance transaction made or
+	// approved.
+	Proposal string `json:"proposal,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // BatchInfo names the batch commitment a transaction wrote.

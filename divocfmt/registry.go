@@ -36,6 +36,7 @@ type Vaccinator struct {
 	Email              string
 	Status             string
 	FacilityCodes      []string // facilityIds: codes of the facilities where the vaccinator works
+	Programs           []string // programs certified for: not a column of DIVOC's file, set through the API
 }
 
 // Facility categories.

@@ -91,18 +91,11 @@ func Build(in Input) (*app.Genesis, []string, error) {
 		if !ok {
 			return nil, nil, fmt.Errorf("facility %s has no key", f.Code)
 		}
-		status := app.StatusActive
-		if !strings.EqualFold(f.Status, "active") {
-			status = app.StatusSuspended
+		fac := FacilityFromDIVOC(f, programIDs)
+		if fac.Status != app.StatusActive {
 			warnings = append(warnings, fmt.Sprintf("facility %s: status %q, registered as suspended", f.Code, f.Status))
 		}
-		g.Facilities = append(g.Facilities, app.GenesisFacility{
-			Facility: app.Facility{
-				Category: strings.ToUpper(f.Category), Code: f.Code, District: f.Address.District, Name: f.Name,
-				Pincode: f.Address.Pincode, Programs: programIDs, State: f.Address.State, Status: status, Type: f.Type,
-			},
-			Keys: []app.KeySpec{{Public: b64(k), Role: app.RoleFacility}},
-		})
+		g.Facilities = append(g.Facilities, app.GenesisFacility{Facility: fac, Keys: []app.KeySpec{{Public: b64(k), Role: app.RoleFacility}}})
 		known[f.Code] = true
 	}
 	for _, v := range in.Vaccinators {
@@ -118,17 +111,47 @@ func Build(in Input) (*app.Genesis, []string, error) {
 			warnings = append(warnings, fmt.Sprintf("vaccinator %s: no known facility, left out", v.Code))
 			continue
 		}
-		status := app.StatusActive
-		if !strings.EqualFold(v.Status, "active") {
-			status = app.StatusSuspended
-		}
 		sort.Strings(at)
-		g.Vaccinators = append(g.Vaccinators, app.Vaccinator{Code: v.Code, Commitment: VaccinatorCommitment(in.CommitKey, v), Facilities: at, Status: status})
+		g.Vaccinators = append(g.Vaccinators, VaccinatorFromDIVOC(v, at, in.CommitKey))
 	}
 	if err := g.Validate(); err != nil {
 		return nil, warnings, err
 	}
 	return g, warnings, nil
+}
+
+// FacilityFromDIVOC is the ledger's entry for a row of DIVOC's
+// facilities.csv, approved for the given programs. DIVOC's "Active" status
+// is active; any other is suspended. Contact details stay off the ledger.
+func FacilityFromDIVOC(f divocfmt.Facility, programs []string) app.Facility {
+	status := app.StatusActive
+	if !strings.EqualFold(f.Status, "active") {
+		status = app.StatusSuspended
+	}
+	return app.Facility{
+		Category: strings.ToUpper(f.Category), Code: f.Code, District: f.Address.District, Name: f.Name,
+		PaymentModes: paymentModes(f.Category), Pincode: f.Address.Pincode, Programs: programs, State: f.Address.State, Status: status, Type: f.Type,
+	}
+}
+
+// paymentModes: government facilities are government-paid; private ones
+// take all three modes.
+func paymentModes(category string) []string {
+	if strings.EqualFold(category, divocfmt.CategoryGovt) {
+		return []string{app.PayGovernment}
+	}
+	return []string{app.PayGovernment, app.PayEmployer, app.PaySelf}
+}
+
+// VaccinatorFromDIVOC is the ledger's entry for a row of DIVOC's
+// vaccinators.csv at the given facilities: a code and a keyed commitment
+// to the person's details.
+func VaccinatorFromDIVOC(v divocfmt.Vaccinator, facilities []string, key ingest.PseudonymKey) app.Vaccinator {
+	status := app.StatusActive
+	if !strings.EqualFold(v.Status, "active") {
+		status = app.StatusSuspended
+	}
+	return app.Vaccinator{Code: v.Code, Commitment: VaccinatorCommitment(key, v), Facilities: facilities, Status: status}
 }
 
 // VaccinatorCommitment is the keyed hash of a vaccinator's details.

@@ -30,6 +30,7 @@ type Service struct {
 	ledger    *Ledger
 	metrics   *Metrics
 	issuer    *keys.Signer
+	governor  *keys.Signer // nil when this node holds no governance key
 	pseudonym ingest.PseudonymKey
 
 	adminToken     string
@@ -60,6 +61,11 @@ func NewService(h Home, s Settings, a *app.App, v *vault.Vault, l *Ledger, m *Me
 	}
 	svc := &Service{home: h, settings: s, app: a, vault: v, ledger: l, metrics: m, issuer: issuer, pseudonym: pk,
 		facilityTokens: map[string]string{}, facilityKeys: map[string]*keys.Signer{}, inflight: map[string]int{}, closed: make(chan struct{})}
+	if s.GovernanceKey != "" {
+		if svc.governor, err = keys.Load(h.Resolve(s.GovernanceKey)); err != nil {
+			return nil, fmt.Errorf("governance key: %w", err)
+		}
+	}
 	if b, err := os.ReadFile(h.AdminToken()); err == nil {
 		svc.adminToken = strings.TrimSpace(string(b))
 	}
@@ -99,12 +105,22 @@ func (s *Service) AdminToken() string { return s.adminToken }
 
 // FacilityForToken implements api.Backend.
 func (s *Service) FacilityForToken(token string) (string, bool) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
 	f, ok := s.facilityTokens[token]
 	return f, ok
 }
 
 // FacilityTokens lists token -> facility (for the demo and tests).
-func (s *Service) FacilityTokens() map[string]string { return s.facilityTokens }
+func (s *Service) FacilityTokens() map[string]string {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	out := make(map[string]string, len(s.facilityTokens))
+	for k, v := range s.facilityTokens {
+		out[k] = v
+	}
+	return out
+}
 
 func (s *Service) snapshot() (*app.Snapshot, error) {
 	snap := s.app.Committed()

@@ -121,6 +121,24 @@ func TestCommandsAgainstANode(t *testing.T) {
 		t.Fatalf("verify after revocation:\n%s", out)
 	}
 
+	// Governance and registries.
+	if out := run(true, "gov", "phase", "--program", "C19", "--phase", "phase-3", "--close", "--home", home, "--node", base); !strings.Contains(out, "applied") {
+		t.Fatalf("gov phase:\n%s", out)
+	}
+	stmt := filepath.Join(dir, "phase.json")
+	os.WriteFile(stmt, []byte(`{"program":"C19","phase":"phase-3","open":true}`), 0o644)
+	if out := run(true, "gov", "propose", "phase.set/v1", stmt, "--home", home, "--node", base); !strings.Contains(out, "applied") {
+		t.Fatalf("gov propose:\n%s", out)
+	}
+	if out := run(true, "gov", "list", "--node", base, "--status", "applied"); strings.Count(out, "phase.set/v1") != 2 {
+		t.Fatalf("gov list:\n%s", out)
+	}
+	vacs := filepath.Join(dir, "vaccinators.csv")
+	os.WriteFile(vacs, []byte("code,name,nationalIdentifier,mobileNumber,email,status,facilityIds\nZ9,Zoya Khan,ID77,2111111177,z@v.com,Active,"+fac+"\nZ8,,ID78,2111111178,y@v.com,Active,"+fac+"\n"), 0o644)
+	if out := run(true, "registry", "upload", vacs, "--home", home, "--node", base); !strings.Contains(out, "2 rows: 1 vaccinators changed, 1 refused") {
+		t.Fatalf("registry upload:\n%s", out)
+	}
+
 	// Metrics carry CometBFT's and the node's own.
 	var metrics []byte
 	req, _ := client.New(base, "").HTTP.Get(base + "/metrics")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand"
@@ -15,7 +16,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/divoc/divoc/api"
+	"github.com/divoc/divoc/app"
 	"github.com/divoc/divoc/client"
+	"github.com/divoc/divoc/divocfmt"
 	"github.com/divoc/divoc/node"
 )
 
@@ -110,9 +113,14 @@ func runDemo(df demoFlags) error {
 	rate := float64(res.Accepted) / res.Elapsed.Seconds()
 	fmt.Printf("%d rows settled in %s: %d committed with certificates, %d refused\n", res.Rows, res.Elapsed.Round(time.Millisecond), res.Accepted, res.Rejected)
 
-	step("Verifying %d certificates through the API", min(df.verify, len(res.Certificates)))
 	pub := client.New(base, "")
 	admin := client.New(base, n.Service.AdminToken())
+	policy, err := demoPolicy(ctx, h, base, admin, files)
+	if err != nil {
+		return err
+	}
+
+	step("Verifying %d certificates through the API", min(df.verify, len(res.Certificates)))
 	rng := rand.New(rand.NewSource(df.seed))
 	sample := make([]string, 0, df.verify)
 	for _, i := range rng.Perm(len(res.Certificates)) {
@@ -178,8 +186,8 @@ func runDemo(df demoFlags) error {
 		return err
 	}
 	step("Summary")
-	fmt.Printf("%d events committed\n", res.Accepted)
-	fmt.Printf("%d certificates issued (%d anchored on the ledger in all, corrections included)\n", res.Accepted, st.Totals.Certificates)
+	fmt.Printf("%d events committed\n", res.Accepted+policy.accepted)
+	fmt.Printf("%d certificates issued (%d anchored on the ledger in all, corrections included)\n", res.Accepted+policy.accepted, st.Totals.Certificates)
 	fmt.Printf("%d rows rejected:\n", res.Rejected)
 	codes := make([]string, 0, len(res.ByCode))
 	for c := range res.ByCode {
@@ -189,6 +197,7 @@ func runDemo(df demoFlags) error {
 	for _, c := range codes {
 		fmt.Printf("  %-28s %d\n", c, res.ByCode[c])
 	}
+	fmt.Printf("policy: %d rows refused while phase 3 was closed and accepted once it opened; %d refused over a facility's daily cap\n", policy.reopened, policy.overCap)
 	fmt.Printf("%.0f events/s\n", rate)
 	fmt.Printf("submit-to-commit latency per batch: p50 %s, p99 %s\n", percentile(res.Latencies, 0.5).Round(time.Millisecond), percentile(res.Latencies, 0.99).Round(time.Millisecond))
 	fmt.Printf("block height %d\n", st.Height)
@@ -227,4 +236,124 @@ func firstKey(m map[string][]byte) string {
 		return ""
 	}
 	return strings.TrimSpace(keys[0])
+}
+
+type policyResult struct{ accepted, reopened, overCap int }
+
+// demoPolicy changes the rollout policy live: with phase 3 (all adults)
+// closed, fresh adult rows are refused; once governance opens it, the same
+// rows are accepted. Then a facility's daily cap refuses the overflow.
+func demoPolicy(ctx context.Context, h node.Home, base string, admin *client.Client, files map[string][]byte) (*policyResult, error) {
+	fac := firstKey(files)
+	certs, _, err := divocfmt.ParseBulkCSV(bytes.NewReader(files[fac]), divocfmt.CSVOptions{MaxRows: -1})
+	if err != nil || len(certs) == 0 {
+		return nil, fmt.Errorf("no row of %s to copy: %v", fac, err)
+	}
+	out := &policyResult{}
+	submit := func(rows []divocfmt.Certificate) (*client.SubmitReport, error) {
+		var buf bytes.Buffer
+		if err := divocfmt.WriteBulkCSV(&buf, rows); err != nil {
+			return nil, err
+		}
+		r, err := submitFacilities(ctx, h, base, map[string][]byte{fac: buf.Bytes()}, 1, 1000, nil)
+		if err != nil {
+			return nil, err
+		}
+		out.accepted += r.Accepted
+		return r.Reports[fac], nil
+	}
+	show := func(rep *client.SubmitReport) {
+		for i, r := range rep.Results {
+			if i == 3 {
+				fmt.Printf("  ... (%d rows)\n", len(rep.Results))
+				break
+			}
+			what := r.Certificate
+			if r.Code != "ok" {
+				what = r.Reason
+			}
+			fmt.Printf("  line %d: %s %s\n", r.Row, r.Code, what)
+		}
+	}
+
+	step("Rollout policy, live: closing phase 3 (all adults) of program C19 by governance")
+	g, err := admin.SetPhase(ctx, "C19", "phase-3", false)
+	if err != nil {
+		return nil, err
+	}
+	printGovernance(g)
+	adults := demoRows(certs[0], 6, "P", time.Now().UTC())
+	rep, err := submit(adults)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("%d adults vaccinated today at %s: %d accepted, %d refused\n", len(adults), fac, rep.Accepted, rep.Rejected)
+	show(rep)
+	step("Opening phase 3: the same rows, submitted again, are accepted")
+	if g, err = admin.SetPhase(ctx, "C19", "phase-3", true); err != nil {
+		return nil, err
+	}
+	printGovernance(g)
+	if rep, err = submit(adults); err != nil {
+		return nil, err
+	}
+	out.reopened = rep.Accepted
+	fmt.Printf("%d accepted, %d refused\n", rep.Accepted, rep.Rejected)
+	show(rep)
+
+	step("A daily cap: facility %s may give 3 more doses of C19 today", fac)
+	snapFac, err := facilityOf(ctx, admin, fac)
+	if err != nil {
+		return nil, err
+	}
+	snapFac.Caps = []app.Cap{{Program: "C19", Daily: len(adults) + 3}}
+	if g, err = admin.SetFacility(ctx, app.RegisterFacilityStatement{Facility: *snapFac, Keys: []app.KeySpec{}, Retire: []string{}}); err != nil {
+		return nil, err
+	}
+	printGovernance(g)
+	more := demoRows(certs[0], 5, "Q", time.Now().UTC())
+	if rep, err = submit(more); err != nil {
+		return nil, err
+	}
+	for _, r := range rep.Results {
+		if r.Code == string(app.CodeFacilityOverCap) {
+			out.overCap++
+		}
+	}
+	fmt.Printf("%d more rows: %d accepted, %d refused\n", len(more), rep.Accepted, rep.Rejected)
+	for _, r := range rep.Results {
+		if r.Code != "ok" {
+			fmt.Printf("  line %d: %s: %s\n", r.Row, r.Code, r.Reason)
+		}
+	}
+	return out, nil
+}
+
+// demoRows are n fresh adults vaccinated on day with the template's
+// vaccine, vaccinator and facility.
+func demoRows(tpl divocfmt.Certificate, n int, tag string, day time.Time) []divocfmt.Certificate {
+	var out []divocfmt.Certificate
+	for i := 0; i < n; i++ {
+		c := tpl
+		c.PreEnrollmentCode = fmt.Sprintf("DEMO%s%04d", tag, i)
+		c.Recipient.Name = fmt.Sprintf("Demo %s Person %d", tag, i)
+		c.Recipient.Identity = fmt.Sprintf("did:in.gov.uidai.aadhaar:7%05d%06d", day.YearDay(), i+int(tag[0])*1000)
+		c.Recipient.DOB, c.Recipient.Age = "1988-03-14", 0
+		c.Vaccination.Date, c.Vaccination.Dose = day, 1
+		out = append(out, c)
+	}
+	return out
+}
+
+func facilityOf(ctx context.Context, cl *client.Client, code string) (*app.Facility, error) {
+	reg, err := cl.Registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range reg.Facilities {
+		if f.Code == code {
+			return &f, nil
+		}
+	}
+	return nil, fmt.Errorf("facility %s is not on the ledger", code)
 }

@@ -24,6 +24,8 @@ type runResult struct {
 	Certificates             []string
 	Latencies                []time.Duration
 	Elapsed                  time.Duration
+	// Reports are each facility's own.
+	Reports map[string]*client.SubmitReport
 }
 
 // submitFacilities submits each facility's CSV, signed with its key from
@@ -48,7 +50,7 @@ func submitFacilities(ctx context.Context, h node.Home, baseURL string, files ma
 	}
 	sort.Strings(codes)
 
-	res := &runResult{ByCode: map[string]int{}}
+	res := &runResult{ByCode: map[string]int{}, Reports: map[string]*client.SubmitReport{}}
 	var (
 		mu      sync.Mutex
 		wg      sync.WaitGroup
@@ -89,6 +91,7 @@ func submitFacilities(ctx context.Context, h node.Home, baseURL string, files ma
 			if rep == nil {
 				return
 			}
+			res.Reports[code] = rep
 			res.Rows += rep.Rows
 			res.Accepted += rep.Accepted
 			res.Rejected += rep.Rejected
@@ -112,6 +115,43 @@ func submitFacilities(ctx context.Context, h node.Home, baseURL string, files ma
 	wg.Wait()
 	res.Elapsed = time.Since(start)
 	return res, first
+}
+
+// refusedRows rewrites, per facility, the rows of its file the ledger
+// refused with one of the codes, as new CSVs (to submit them again).
+func refusedRows(files map[string][]byte, reports map[string]*client.SubmitReport, codes ...string) (map[string][]byte, int, error) {
+	out := map[string][]byte{}
+	n := 0
+	for fac, rep := range reports {
+		lines := map[int]bool{}
+		for _, r := range rep.Results {
+			for _, c := range codes {
+				if r.Code == c {
+					lines[r.Row] = true
+				}
+			}
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		certs, _, err := divocfmt.ParseBulkCSV(bytes.NewReader(files[fac]), divocfmt.CSVOptions{MaxRows: -1})
+		if err != nil {
+			return nil, 0, err
+		}
+		var again []divocfmt.Certificate
+		for _, c := range certs {
+			if lines[c.Row] {
+				again = append(again, c)
+			}
+		}
+		var buf bytes.Buffer
+		if err := divocfmt.WriteBulkCSV(&buf, again); err != nil {
+			return nil, 0, err
+		}
+		out[fac] = buf.Bytes()
+		n += len(again)
+	}
+	return out, n, nil
 }
 
 // facilityFiles reads the per-facility CSVs gen-data wrote.

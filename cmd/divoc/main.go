@@ -21,7 +21,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(initCmd(), startCmd(), demoCmd(), keysCmd(), submitCmd(), verifyCmd(), revokeCmd(), genDataCmd(), benchCmd())
+	root.AddCommand(initCmd(), startCmd(), demoCmd(), keysCmd(), submitCmd(), verifyCmd(), revokeCmd(), govCmd(), registryCmd(), genDataCmd(), benchCmd())
 	if err := root.Execute(); err != nil {
 		var p *api.Problem
 		if errors.As(err, &p) {

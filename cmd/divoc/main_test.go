@@ -40,14 +40,16 @@ func TestDemoExitsWithSummary(t *testing.T) {
 	}
 	n, _ := strconv.Atoi(committed[1])
 	// 2000 good rows and 16 bad ones, of which 2 are valid rows with a
-	// formula as a name (gen-data's tricky kind).
-	if n < 2000 || n > 2016 {
-		t.Fatalf("%d events committed, want 2000 to 2016", n)
+	// formula as a name (gen-data's tricky kind), and the policy step's 6
+	// rows accepted once their phase opened and 3 under the daily cap.
+	if n < 2000+9 || n > 2016+9 {
+		t.Fatalf("%d events committed, want 2009 to 2025", n)
 	}
 	if r, _ := strconv.Atoi(rate[1]); r <= 0 {
 		t.Fatalf("rate %d events/s", r)
 	}
-	for _, want := range []string{"rows rejected", "duplicate_dose", "future_date", "block height", "app hash", "NOT VALID", "revoked at height", "superseded by"} {
+	for _, want := range []string{"rows rejected", "duplicate_dose", "future_date", "block height", "app hash", "NOT VALID", "revoked at height", "superseded by",
+		"not_eligible", "facility_over_cap", "policy: 6 rows refused while phase 3 was closed and accepted once it opened; 2 refused over a facility's daily cap"} {
 		if !bytes.Contains(stdout.Bytes(), []byte(want)) {
 			t.Errorf("demo output lacks %q", want)
 		}
