@@ -4,6 +4,7 @@ package abci
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -67,7 +68,15 @@ func (a *Application) Info(context.Context, *abcitypes.RequestInfo) (*abcitypes.
 
 // InitChain loads the consortium genesis from app_state.
 func (a *Application) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*abcitypes.ResponseInitChain, error) {
-	hash, err := a.app.InitChain(req.ChainId, req.AppStateBytes, req.Time)
+	vals := make([]app.Validator, 0, len(req.Validators))
+	for _, v := range req.Validators {
+		pk := v.PubKey.GetEd25519()
+		if len(pk) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("init chain: validator key of type %T: only Ed25519 validators are supported", v.PubKey.Sum)
+		}
+		vals = append(vals, app.NewValidator(ed25519.PublicKey(pk), v.Power, ""))
+	}
+	hash, err := a.app.InitChain(req.ChainId, req.AppStateBytes, req.Time, vals...)
 	if err != nil {
 		return nil, fmt.Errorf("init chain: %w", err)
 	}
@@ -211,7 +220,15 @@ func (a *Application) FinalizeBlock(_ context.Context, req *abcitypes.RequestFin
 		res.Events = []abcitypes.Event{{Type: "divoc.tx", Attributes: attrs}}
 		out[i] = res
 	}
-	return &abcitypes.ResponseFinalizeBlock{TxResults: out, AppHash: hash}, nil
+	var updates []abcitypes.ValidatorUpdate
+	for _, v := range a.app.ValidatorUpdates() {
+		pk, err := v.Key()
+		if err != nil {
+			return nil, err
+		}
+		updates = append(updates, abcitypes.UpdateValidator(pk, v.Power, "ed25519"))
+	}
+	return &abcitypes.ResponseFinalizeBlock{TxResults: out, AppHash: hash, ValidatorUpdates: updates}, nil
 }
 
 // Commit persists the block.

@@ -216,8 +216,9 @@ func (a *App) OnCommit(f func(*CommittedBlock)) {
 	a.listeners = append(a.listeners, f)
 }
 
-// InitChain loads the genesis app_state and returns the app hash it gives.
-func (a *App) InitChain(chainID string, appState []byte, genesisTime time.Time) ([]byte, error) {
+// InitChain loads the genesis app_state, records the genesis validators
+// (CometBFT's, from genesis.json) and returns the app hash it gives.
+func (a *App) InitChain(chainID string, appState []byte, genesisTime time.Time, validators ...Validator) ([]byte, error) {
 	if a.tree.Version() > 0 {
 		return nil, errors.New("InitChain on a state that already has blocks")
 	}
@@ -232,6 +233,14 @@ func (a *App) InitChain(chainID string, appState []byte, genesisTime time.Time) 
 	c := &execCtx{app: a, kv: a.tree, chain: chainID, params: g.Params, time: genesisTime, blk: newBlockState()}
 	c.set(kChain, []byte(chainID))
 	g.apply(c)
+	for _, v := range validators {
+		pub, err := v.Key()
+		if err != nil {
+			return nil, err
+		}
+		v.Address = ValidatorAddress(pub)
+		c.setJSON(kValidator+v.Address, v)
+	}
 	return a.tree.WorkingHash(), nil
 }
 

@@ -46,12 +46,14 @@ func lookupChange(kind string) (changeKind, bool) {
 		return changeKind{TypSetDistrict, decodeDistrictChange}, true
 	case KindSetPhase:
 		return changeKind{TypSetPhase, decodePhaseChange}, true
+	case KindSetValidator:
+		return changeKind{TypSetValidator, decodeValidatorChange}, true
 	}
 	return changeKind{}, false
 }
 
 // GovernedKinds lists the kinds governance changes can have.
-var GovernedKinds = []string{KindRegisterAuthority, KindRegisterFacility, KindRegisterVaccinator, KindSetProgram, KindSetVaccine, KindSetDistrict, KindSetPhase}
+var GovernedKinds = []string{KindRegisterAuthority, KindRegisterFacility, KindRegisterVaccinator, KindSetProgram, KindSetVaccine, KindSetDistrict, KindSetPhase, KindSetValidator}
 
 // PartTypeOf returns the part type of a governed kind's statement.
 func PartTypeOf(kind string) string {

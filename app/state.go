@@ -162,6 +162,8 @@ type blockState struct {
 	counts   map[string]int64
 	// countBase caches counters' values before this block.
 	countBase map[string]int64
+	// validatorUpdates are the block's validator changes, for CometBFT.
+	validatorUpdates []Validator
 }
 
 func newBlockState() *blockState {
@@ -182,6 +184,16 @@ func (c *execCtx) set(key string, v []byte) {
 	}
 	if _, err := c.app.tree.Set([]byte(key), v); err != nil {
 		panic(fmt.Sprintf("state write %s: %v", key, err))
+	}
+	delete(c.blk.cache, key)
+}
+
+func (c *execCtx) remove(key string) {
+	if c.check {
+		panic("write during CheckTx: " + key)
+	}
+	if _, _, err := c.app.tree.Remove([]byte(key)); err != nil {
+		panic(fmt.Sprintf("state remove %s: %v", key, err))
 	}
 	delete(c.blk.cache, key)
 }
