@@ -170,14 +170,12 @@ func (a *App) snapshot() error {
 		return fmt.Errorf("snapshot %d: %w", v, err)
 	}
 	s := &Snapshot{Height: v, AppHash: it.Hash(), tree: it}
-	if tb, _ := it.Get([]byte(kTime)); len(tb) == 8 {
-		s.Time = time.Unix(0, int64(binary.BigEndian.Uint64(tb))).UTC()
+	if t, err := a.ix.blockTime(); err == nil {
+		s.Time = t
 	}
 	a.committed.Store(s)
 	return nil
 }
-
-const kTime = "meta/time"
 
 // Close releases the databases.
 func (a *App) Close() error {
@@ -278,9 +276,6 @@ func (a *App) FinalizeBlock(b Block) ([]*TxResult, []byte, error) {
 	}
 	c := &execCtx{app: a, height: b.Height, time: p.time, chain: a.chain, params: a.params, kv: a.tree, blk: p.blk}
 	c.flushCounts()
-	var tb [8]byte
-	binary.BigEndian.PutUint64(tb[:], uint64(p.time.UnixNano()))
-	c.set(kTime, tb[:])
 	p.appHash = a.tree.WorkingHash()
 	a.pending = p
 	return p.results, p.appHash, nil
@@ -359,7 +354,7 @@ func (a *App) Commit() error {
 	if p == nil {
 		return errors.New("Commit without FinalizeBlock")
 	}
-	if err := a.ix.write(p.height, p.blk.ixKeys, p.blk.ixValues); err != nil {
+	if err := a.ix.write(p.height, p.time, p.blk.ixKeys, p.blk.ixValues); err != nil {
 		return fmt.Errorf("commit index at %d: %w", p.height, err)
 	}
 	hash, v, err := a.tree.SaveVersion()

@@ -76,7 +76,7 @@ func TestCrashBetweenIndexAndTreeReplaysBlock(t *testing.T) {
 	}
 	// Commit's first step only, then "crash".
 	p := tc.app.pending
-	if err := tc.app.ix.write(p.height, p.blk.ixKeys, p.blk.ixValues); err != nil {
+	if err := tc.app.ix.write(p.height, p.time, p.blk.ixKeys, p.blk.ixValues); err != nil {
 		t.Fatal(err)
 	}
 	tc.app.Close()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	idb "github.com/cosmos/iavl/db"
 	"github.com/syndtr/goleveldb/leveldb/filter"
@@ -29,6 +30,12 @@ const (
 	ixCert   = "c/" // c/<certificate id>             -> CertRecord
 	ixLeaves = "l/" // l/<height>/<tx>                -> concatenated leaf hashes
 	ixHeight = "m/height"
+	// ixTime is the last committed block's time. It is kept here, not in
+	// the tree: a block without transactions then leaves the app hash as it
+	// was, and CometBFT does not need a new block to prove it (an idle
+	// chain makes an empty block every create_empty_blocks_interval, not
+	// ten a second). CheckTx judges freshness against it.
+	ixTime = "m/time"
 )
 
 type index struct {
@@ -88,8 +95,16 @@ func (ix *index) getJSON(key string, before int64, v any) (bool, error) {
 	return true, json.Unmarshal(b, v)
 }
 
-// write stores a block's entries and the height, atomically.
-func (ix *index) write(height int64, keys []string, values map[string][]byte) error {
+func (ix *index) blockTime() (time.Time, error) {
+	v, err := ix.db.Get([]byte(ixTime))
+	if err != nil || len(v) != 8 {
+		return time.Time{}, fmt.Errorf("no block time: %v", err)
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(), nil
+}
+
+// write stores a block's entries, its height and its time, atomically.
+func (ix *index) write(height int64, at time.Time, keys []string, values map[string][]byte) error {
 	batch := ix.db.NewBatch()
 	defer batch.Close()
 	var hb [8]byte
@@ -103,6 +118,11 @@ func (ix *index) write(height int64, keys []string, values map[string][]byte) er
 		}
 	}
 	if err := batch.Set([]byte(ixHeight), hb[:]); err != nil {
+		return err
+	}
+	var tb [8]byte
+	binary.BigEndian.PutUint64(tb[:], uint64(at.UnixNano()))
+	if err := batch.Set([]byte(ixTime), tb[:]); err != nil {
 		return err
 	}
 	return batch.Write()

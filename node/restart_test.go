@@ -931,8 +931,8 @@ func simulateCrash(t *testing.T, h node.Home, H int64, rollTree, rollIndex bool)
 	treeDB.Close()
 
 	// The app's index. This knows its layout (app/index.go): each value
-	// starts with the 8-byte height that wrote it; "m/height" is the
-	// height of the last write.
+	// starts with the 8-byte height that wrote it; "m/height" and "m/time"
+	// are the height and block time of the last write.
 	ixH := H
 	if rollIndex {
 		ixH = H - 1
@@ -948,7 +948,7 @@ func simulateCrash(t *testing.T, h node.Home, H int64, rollTree, rollIndex bool)
 	var drop [][]byte
 	wroteH := 0
 	for ; it.Valid(); it.Next() {
-		if string(it.Key()) == "m/height" || len(it.Value()) < 8 {
+		if bytes.HasPrefix(it.Key(), []byte("m/")) || len(it.Value()) < 8 {
 			continue
 		}
 		switch wh := int64(binary.BigEndian.Uint64(it.Value()[:8])); {
