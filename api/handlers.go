@@ -156,12 +156,36 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, up)
 }
 
+// holderAccess decides who may read a credential (it carries the holder's
+// personal data): the node operator, or the facility that recorded it.
+// Anyone may read the ledger's view of a certificate.
+func (s *server) holderAccess(r *http.Request, c *Certificate) error {
+	tok, ok := bearer(r)
+	if !ok {
+		return NewProblem(http.StatusUnauthorized, CodeUnauthenticated, "the credential carries personal data: send the operator's token or the token of the facility that recorded it (Authorization: Bearer <token>)")
+	}
+	if s.AdminToken != "" && constantTimeEqual(tok, s.AdminToken) {
+		return nil
+	}
+	if fac, ok := s.Backend.FacilityForToken(tok); ok && fac == c.Facility {
+		return nil
+	}
+	return NewProblem(http.StatusForbidden, CodeForbidden, "this token may not read certificates of facility "+c.Facility)
+}
+
+// certificateID normalizes an id from the path: Crockford base32 is read
+// without regard to case.
+func certificateID(r *http.Request) string { return strings.ToUpper(chi.URLParam(r, "id")) }
+
 func (s *server) certificate(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.Backend.Certificate(chi.URLParam(r, "id"))
+	c, err := s.Backend.Certificate(certificateID(r))
 	if err != nil {
 		return err
 	}
 	if r.URL.Query().Get("format") == "jwt" || strings.Contains(r.Header.Get("Accept"), "application/vc+jwt") {
+		if err := s.holderAccess(r, c); err != nil {
+			return err
+		}
 		if c.Credential == "" {
 			return NewProblem(http.StatusNotFound, CodeNotFound, "this node does not hold the credential of certificate "+c.ID)
 		}
@@ -169,12 +193,18 @@ func (s *server) certificate(w http.ResponseWriter, r *http.Request) error {
 		_, err := io.WriteString(w, c.Credential)
 		return err
 	}
+	if _, ok := bearer(r); !ok || s.holderAccess(r, c) != nil {
+		c.Credential = ""
+	}
 	return writeJSON(w, http.StatusOK, c)
 }
 
 func (s *server) certificateQR(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.Backend.Certificate(chi.URLParam(r, "id"))
+	c, err := s.Backend.Certificate(certificateID(r))
 	if err != nil {
+		return err
+	}
+	if err := s.holderAccess(r, c); err != nil {
 		return err
 	}
 	if c.Credential == "" {
@@ -237,7 +267,7 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request) error {
 	if strings.TrimSpace(req.Reason) == "" {
 		return NewProblem(http.StatusBadRequest, CodeBadRequest, "a revocation needs a reason").WithField("reason", "required")
 	}
-	c, err := s.Backend.Revoke(r.Context(), chi.URLParam(r, "id"), req.Reason)
+	c, err := s.Backend.Revoke(r.Context(), certificateID(r), req.Reason)
 	if err != nil {
 		return err
 	}
@@ -252,7 +282,7 @@ func (s *server) correct(w http.ResponseWriter, r *http.Request) error {
 	if strings.TrimSpace(req.Reason) == "" {
 		return NewProblem(http.StatusBadRequest, CodeBadRequest, "a correction needs a reason").WithField("reason", "required")
 	}
-	c, err := s.Backend.Correct(r.Context(), chi.URLParam(r, "id"), req)
+	c, err := s.Backend.Correct(r.Context(), certificateID(r), req)
 	if err != nil {
 		return err
 	}

@@ -283,7 +283,7 @@ func (r *recordTx) checkEvent(c *execCtx, ev *Event, anchor *Anchor, blockDay ti
 	if found, err := c.ixGet(doseKey(ev.Recipient, ev.Program, ev.Dose), &prev); err != nil {
 		return fail(CodeMalformedEvent, "index: %v", err)
 	} else if found {
-		return fail(CodeDuplicateDose, "dose %d of program %s was already recorded for this recipient by facility %s at %s (certificate %q)", ev.Dose, ev.Program, prev.Facility, prev.At, prev.Certificate)
+		return fail(CodeDuplicateDose, "dose %d of program %s was already recorded for this recipient by facility %s at %s", ev.Dose, ev.Program, prev.Facility, prev.At)
 	}
 	if ev.Dose > 1 {
 		if item, ok := r.checkSchedule(c, ev, day, prog, vac); !ok {

@@ -355,7 +355,10 @@ func hasRowError(errs []divocfmt.RowError, row int, field, code string) bool {
 // credential fetches a certificate's vc+jwt and decodes its payload.
 func (f *badInputFixture) credential(t *testing.T, id string) (string, map[string]any) {
 	t.Helper()
-	r := f.send(t, "GET", "/v1/certificates/"+id+"?format=jwt", nil)
+	if r := f.send(t, "GET", "/v1/certificates/"+id+"?format=jwt", nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("credential of %s without a token: %s", id, r)
+	}
+	r := f.send(t, "GET", "/v1/certificates/"+id+"?format=jwt", nil, bearerHdr(f.admin)...)
 	if r.status != http.StatusOK || r.ctype != "application/vc+jwt" {
 		t.Fatalf("credential of %s: %s", id, r)
 	}

@@ -116,7 +116,27 @@ func TestEndToEndThroughHTTP(t *testing.T) {
 		t.Fatalf("replayed upload accepted %d rows", up2.Accepted)
 	}
 
-	cert, err := pub.Certificate(ctx, certID)
+	// The ledger's view is public; the credential (personal data) is for
+	// the operator and the facility that recorded it.
+	if c, err := pub.Certificate(ctx, certID); err != nil || c.Credential != "" || c.Status != app.CertActive {
+		t.Fatalf("public view of a certificate: %+v %v", c, err)
+	}
+	if _, err := pub.QR(ctx, certID); !isProblem(err, 401, api.CodeUnauthenticated) {
+		t.Fatalf("QR code without a token: %v", err)
+	}
+	if c, err := client.New(base, facilityToken(n, fac)).Certificate(ctx, certID); err != nil || c.Credential == "" {
+		t.Fatalf("the recording facility cannot read its credential: %v", err)
+	}
+	for tok, f := range n.Service.FacilityTokens() {
+		if f != fac {
+			if _, err := client.New(base, tok).QR(ctx, certID); !isProblem(err, 403, api.CodeForbidden) {
+				t.Fatalf("another facility read the QR code: %v", err)
+			}
+			break
+		}
+	}
+	admin := client.New(base, n.Service.AdminToken())
+	cert, err := admin.Certificate(ctx, strings.ToLower(certID))
 	if err != nil || cert.Credential == "" || cert.Status != app.CertActive {
 		t.Fatalf("certificate: %+v %v", cert, err)
 	}
@@ -136,7 +156,6 @@ func TestEndToEndThroughHTTP(t *testing.T) {
 	if _, err := pub.Revoke(ctx, certID, "issued in error"); !isProblem(err, 401, api.CodeUnauthenticated) {
 		t.Fatalf("revoke without token: %v", err)
 	}
-	admin := client.New(base, n.Service.AdminToken())
 	if c, err := admin.Revoke(ctx, certID, "issued in error"); err != nil || c.Status != app.CertRevoked {
 		t.Fatalf("revoke: %+v %v", c, err)
 	}
@@ -164,13 +183,13 @@ func TestEndToEndThroughHTTP(t *testing.T) {
 	if _, err := admin.Correct(ctx, fixed.ID, api.Correction{Reason: "x", Identity: "did:in.gov.uidai.aadhaar:999988887777"}); !isProblem(err, 422, "identity_change") {
 		t.Fatalf("correction to another identity: %v", err)
 	}
-	oldCert, _ := pub.Certificate(ctx, other)
+	oldCert, _ := admin.Certificate(ctx, other)
 	if v, _ := pub.Verify(ctx, oldCert.Credential); v.Valid || v.Status != app.CertSuperseded {
 		t.Fatalf("superseded credential: %+v", v)
 	}
 
 	// The QR code round-trips through verification.
-	png, err := pub.QR(ctx, fixed.ID)
+	png, err := admin.QR(ctx, fixed.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,7 @@ func TestRestartKeepsState(t *testing.T) {
 	defer cancel()
 	n := startNode(ctx, t, h)
 	pub := client.New("http://"+n.APIAddr, "")
+	adminCl := client.New("http://"+n.APIAddr, n.Service.AdminToken())
 	reg, err := pub.Registry(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +76,7 @@ func TestRestartKeepsState(t *testing.T) {
 	}
 	creds := map[string]string{}
 	for _, id := range certs[:5] {
-		c, err := pub.Certificate(ctx, id)
+		c, err := adminCl.Certificate(ctx, id)
 		if err != nil || c.Credential == "" {
 			t.Fatalf("certificate %s: %+v %v", id, c, err)
 		}
@@ -122,12 +123,13 @@ func TestRestartKeepsState(t *testing.T) {
 		t.Fatalf("totals after the restart %+v, before %+v", got, totals)
 	}
 	pub = client.New("http://"+n.APIAddr, "")
+	adminCl = client.New("http://"+n.APIAddr, n.Service.AdminToken())
 	for id, cred := range creds {
 		v, err := pub.Verify(ctx, cred)
 		if err != nil || !v.Valid {
 			t.Fatalf("certificate %s after the restart: %+v %v", id, v, err)
 		}
-		c, err := pub.Certificate(ctx, id)
+		c, err := adminCl.Certificate(ctx, id)
 		if err != nil || c.Status != app.CertActive || c.Credential != cred {
 			t.Fatalf("certificate %s after the restart: %+v %v", id, c, err)
 		}
@@ -234,6 +236,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("%d uploads could not be completed", run.left())
 	}
 	pub := client.New(base, "")
+	adminCl := client.New(base, adminToken(t, h))
 	st, err := pub.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +245,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Errorf("totals %+v: want %d events and certificates, each row once", st.Totals, run.total)
 	}
 	for id := range run.acknowledged() {
-		c, err := pub.Certificate(ctx, id)
+		c, err := adminCl.Certificate(ctx, id)
 		if err != nil || c.Credential == "" {
 			t.Fatalf("acknowledged certificate %s: %+v %v", id, c, err)
 		}
@@ -825,8 +828,9 @@ func TestCrashMidCommit(t *testing.T) {
 				t.Fatalf("height %d after recovery: %v, hash %X totals %+v; before the crash %X %+v", H, err, s.AppHash, s.Totals(), hashH, totalsH)
 			}
 			pub := client.New("http://"+n.APIAddr, "")
+			adminCl := client.New("http://"+n.APIAddr, n.Service.AdminToken())
 			for _, id := range certs[:3] {
-				c, err := pub.Certificate(ctx, id)
+				c, err := adminCl.Certificate(ctx, id)
 				if err != nil || c.Anchor.Height != H {
 					t.Fatalf("certificate %s of block %d: %+v %v", id, H, c, err)
 				}
@@ -1002,4 +1006,13 @@ func copyDir(t *testing.T, src, dst string) {
 	if err != nil {
 		t.Fatalf("copy %s: %v", src, err)
 	}
+}
+
+func adminToken(t *testing.T, h node.Home) string {
+	t.Helper()
+	b, err := os.ReadFile(h.AdminToken())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -57,14 +57,16 @@ func TestCommandsAgainstANode(t *testing.T) {
 	}
 
 	// Find a certificate of this facility and fetch its credential and QR.
-	// (Refused rows have vault records too, but no anchor.)
+	// (Refused rows have no anchor.) Credentials are read with the
+	// operator's token.
 	pub := client.New(base, "")
+	admin := client.New(base, n.Service.AdminToken())
 	var certID string
 	var cert *api.Certificate
 	for _, c := range ds.Certificates {
 		ids, _ := n.Vault.ByPreEnrollment(fac, c.PreEnrollmentCode)
 		for _, id := range ids {
-			if cert, err = pub.Certificate(context.Background(), id); err == nil {
+			if cert, err = admin.Certificate(context.Background(), id); err == nil {
 				certID = id
 				break
 			}
@@ -79,7 +81,7 @@ func TestCommandsAgainstANode(t *testing.T) {
 	dir := t.TempDir()
 	jwtFile := filepath.Join(dir, "cert.jwt")
 	os.WriteFile(jwtFile, []byte(cert.Credential), 0o644)
-	png, err := pub.QR(context.Background(), certID)
+	png, err := admin.QR(context.Background(), certID)
 	if err != nil {
 		t.Fatal(err)
 	}

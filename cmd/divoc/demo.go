@@ -132,7 +132,7 @@ func runDemo(df demoFlags) error {
 	valid := 0
 	var first *api.Certificate
 	for _, id := range sample {
-		c, err := pub.Certificate(ctx, id)
+		c, err := admin.Certificate(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -164,7 +164,7 @@ func runDemo(df demoFlags) error {
 	printVerification(os.Stdout, v)
 
 	step("Correcting certificate %s (a name fix)", sample[1])
-	old, err := pub.Certificate(ctx, sample[1])
+	old, err := admin.Certificate(ctx, sample[1])
 	if err != nil {
 		return err
 	}
