@@ -515,3 +515,33 @@ func assertNoFormulaCells(t *testing.T, data []byte) {
 		}
 	}
 }
+
+// A name with a terminal escape or a NUL is refused (it could rewrite a
+// verifier's screen); the rows beside it are kept.
+func TestParseBulkCSVRefusesControlCharacters(t *testing.T) {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	w.Write(BulkCSVHeader())
+	for _, name := range []string{"Evil\x1b[2J\x1b[31mVALID", "Nul\x00Name", "Fine Name"} {
+		row := sampleRow()
+		row["recipientName"] = name
+		var rec []string
+		for _, col := range BulkCSVHeader() {
+			rec = append(rec, row[col])
+		}
+		w.Write(rec)
+	}
+	w.Flush()
+	certs, errs, err := ParseBulkCSV(strings.NewReader(b.String()), CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(certs) != 1 || certs[0].Recipient.Name != "Fine Name" || len(errs) != 2 {
+		t.Fatalf("certs %d, errors %+v", len(certs), errs)
+	}
+	for _, e := range errs {
+		if e.Code != CodeControlChar || e.Field != "recipientName" {
+			t.Errorf("error %+v", e)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -37,8 +38,23 @@ func (c *rowChecker) text(col string) (v string, ok bool) {
 	case len(v) > MaxFieldLen:
 		c.fail(col, CodeTooLong, "the value is %d bytes long; at most %d are allowed", len(v), MaxFieldLen)
 		return "", false
+	case hasControl(v):
+		c.fail(col, CodeControlChar, "the value holds a control character (such as a terminal escape or NUL), which no name, code or address has")
+		return "", false
 	}
 	return v, true
+}
+
+// hasControl reports a control character other than tab and newline (a
+// cell typed with Alt+Enter in a spreadsheet has newlines): an escape
+// sequence, a NUL, a carriage return that rewinds a terminal line.
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r != '\t' && r != '\n' && unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // required is text that must not be empty.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // tableSpec describes the columns of one CSV format.
@@ -37,6 +38,14 @@ type csvRow struct {
 }
 
 // get returns the cell of column col, or "" when the file has no such column.
+// trimCell drops spaces and control characters around a cell (stray ones
+// are common in exported spreadsheets: DIVOC's own sample has "Maharashtra"
+// followed by two 0x10 bytes). Control characters inside a value are
+// refused by the checks.
+func trimCell(s string) string {
+	return strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
+}
+
 func (r csvRow) get(col string) string {
 	if i, ok := r.t.index[col]; ok {
 		return r.cells[i]
@@ -160,7 +169,7 @@ func (t *csvTable) next() (row csvRow, rowErr *RowError, err error) {
 				Message: fmt.Sprintf("the row has %d cells, the header has %d", len(rec), t.ncols)}, nil
 		}
 		for i, cell := range rec {
-			rec[i] = UnescapeCSVCell(strings.TrimSpace(cell))
+			rec[i] = UnescapeCSVCell(trimCell(cell))
 		}
 		return csvRow{line: line, cells: rec, t: t}, nil, nil
 	}

@@ -82,6 +82,7 @@ const (
 	CodeCSVSyntax           = "csv_syntax"            // CSV row with broken quoting
 	CodeInvalidEncoding     = "invalid_encoding"      // value is not valid UTF-8
 	CodeTooLong             = "too_long"              // value longer than MaxFieldLen bytes
+	CodeControlChar         = "control_character"     // value holds a control character (escape, NUL, ...)
 	CodeMissingValue        = "missing_value"         // a required value is empty
 	CodeMissingContact      = "missing_contact"       // neither recipient identity nor mobile
 	CodeInvalidDate         = "invalid_date"          // not RFC 3339 / YYYY-MM-DD

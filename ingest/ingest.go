@@ -76,16 +76,51 @@ func (k PseudonymKey) RecipientRef(r divocfmt.Recipient) string {
 }
 
 func identityOf(r divocfmt.Recipient) string {
-	if id := normalize(r.Identity); id != "" {
+	if id := NormalizeIdentity(r.Identity); id != "" {
 		return "id:" + id
 	}
-	return "m:" + digits(r.Mobile) + "|n:" + normalize(r.Name) + "|d:" + r.DOB
+	return "m:" + normalizeMobile(r.Mobile) + "|n:" + normalize(r.Name) + "|d:" + r.DOB
+}
+
+// aadhaarScheme is the DID prefix DIVOC uses for Aadhaar numbers.
+const aadhaarScheme = "did:in.gov.uidai.aadhaar:"
+
+// NormalizeIdentity is the form of an identity that pseudonyms are
+// computed from, so that one person is one pseudonym however the number was
+// typed: lower case, without spaces or invisible characters; an Aadhaar
+// number keeps its 12 digits only (4444-5555-6666, 4444 5555 6666 and the
+// bare number are the same DID).
+func NormalizeIdentity(s string) string {
+	id := normalize(s)
+	if id == "" {
+		return ""
+	}
+	if rest, ok := strings.CutPrefix(id, aadhaarScheme); ok {
+		return aadhaarScheme + digits(rest)
+	}
+	if d := digits(id); len(d) == 12 && strings.Trim(id, "0123456789-") == "" {
+		return aadhaarScheme + d
+	}
+	return id
+}
+
+// normalizeMobile keeps the 10 digits of an Indian mobile number (without
+// +91 or a leading 0), or all the digits of another.
+func normalizeMobile(s string) string {
+	d := digits(s)
+	switch {
+	case len(d) == 12 && strings.HasPrefix(d, "91"):
+		return d[2:]
+	case len(d) == 11 && strings.HasPrefix(d, "0"):
+		return d[1:]
+	}
+	return d
 }
 
 func normalize(s string) string {
 	var b strings.Builder
 	for _, c := range strings.ToLower(s) {
-		if !unicode.IsSpace(c) {
+		if !unicode.IsSpace(c) && !unicode.Is(unicode.Cf, c) {
 			b.WriteRune(c)
 		}
 	}
@@ -137,9 +172,9 @@ func AgeBand(age int, known bool) string {
 // digital ID (Aadhaar), another government ID, a mobile number only, or
 // none (the facility attests who they are).
 func IDTypeOf(r divocfmt.Recipient) string {
-	id := strings.ToLower(strings.TrimSpace(r.Identity))
+	id := NormalizeIdentity(r.Identity)
 	switch {
-	case strings.HasPrefix(id, "did:in.gov.uidai.aadhaar:"):
+	case strings.HasPrefix(id, aadhaarScheme):
 		return app.IDNational
 	case id != "":
 		return app.IDOtherGov

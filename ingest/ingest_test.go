@@ -26,6 +26,12 @@ func TestRecipientRefIsKeyed(t *testing.T) {
 	if r == hex.EncodeToString(plain[:]) || r == hex.EncodeToString(plainNorm[:]) {
 		t.Fatal("recipient ref is a plain hash of the identity")
 	}
+	// The fresh-eyes review got a second dose 1 accepted by retyping the number.
+	for _, same := range []string{"did:in.gov.uidai.aadhaar:2342-3433-3412", "234234333412", "2342 3433 3412", "did:in.gov.uidai.aadhaar:234234333412\u200b"} {
+		if k1.RecipientRef(person(same, "x")) != r {
+			t.Errorf("%q gives another pseudonym than %q", same, id)
+		}
+	}
 	if r == k2.RecipientRef(person(id, "Bhaya Mitra")) {
 		t.Fatal("two keys give the same pseudonym")
 	}
@@ -37,7 +43,7 @@ func TestRecipientRefIsKeyed(t *testing.T) {
 	}
 	// Without an identity, mobile, name and date of birth stand for it.
 	a := k1.RecipientRef(divocfmt.Recipient{Name: "Megha Das", Mobile: "+91 98804 14889", DOB: "1975-06-22"})
-	b := k1.RecipientRef(divocfmt.Recipient{Name: "megha das", Mobile: "919880414889", DOB: "1975-06-22"})
+	b := k1.RecipientRef(divocfmt.Recipient{Name: "megha das", Mobile: "09880414889", DOB: "1975-06-22"})
 	if a != b {
 		t.Fatal("fallback pseudonym depends on formatting")
 	}

@@ -104,22 +104,14 @@ func (s *Service) credentialFor(id string, c divocfmt.Certificate, ev app.Event,
 		Vaccinator: c.VaccinatorName,
 		Facility:   credential.Place{Name: c.FacilityName, District: c.FacilityAddress.District, State: c.FacilityAddress.State},
 	}
+	// The facility and the vaccine are named as the ledger registers them,
+	// whatever the upload says: a facility cannot put another's name on
+	// a certificate, nor a course length the vaccine does not have.
 	if fac != nil {
-		v.Facility.Code = fac.Code
-		if v.Facility.Name == "" {
-			v.Facility.Name, v.Facility.District, v.Facility.State = fac.Name, fac.District, fac.State
-		}
+		v.Facility = credential.Place{Name: fac.Name, Code: fac.Code, District: fac.District, State: fac.State}
 	}
 	if vac != nil {
-		if v.Dose.Vaccine == "" {
-			v.Dose.Vaccine = vac.Name
-		}
-		if v.Dose.Manufacturer == "" {
-			v.Dose.Manufacturer = vac.Manufacturer
-		}
-		if v.Dose.TotalDoses == 0 {
-			v.Dose.TotalDoses = vac.Doses
-		}
+		v.Dose.Vaccine, v.Dose.Manufacturer, v.Dose.TotalDoses = vac.Name, vac.Manufacturer, vac.Doses
 	}
 	return v
 }

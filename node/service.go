@@ -74,6 +74,9 @@ func NewService(h Home, s Settings, a *app.App, v *vault.Vault, l *Ledger, m *Me
 			return nil, fmt.Errorf("%s: %w", h.FacilityTokens(), err)
 		}
 	}
+	if _, err := v.InterruptUploads(time.Now()); err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
 	workers := max(s.UploadWorkers, 1)
 	svc.jobs = make(chan func(), 1024)
 	for i := 0; i < workers; i++ {

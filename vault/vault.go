@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -195,6 +196,9 @@ const (
 	UploadProcessing = "processing"
 	UploadCommitted  = "committed"
 	UploadFailed     = "failed"
+	// UploadInterrupted: the node stopped while the upload was being
+	// processed; rows with results were recorded, pending ones were not.
+	UploadInterrupted = "interrupted"
 )
 
 // PutUpload stores an upload's state.
@@ -213,6 +217,38 @@ func (v *Vault) Upload(id string) (*Upload, error) {
 		return nil, err
 	}
 	return &u, nil
+}
+
+// InterruptUploads marks every upload still processing as interrupted
+// (called when a node starts: no job survives a restart) and returns how
+// many it marked.
+func (v *Vault) InterruptUploads(at time.Time) (int, error) {
+	var stuck []*Upload
+	err := v.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pUpload), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var u Upload
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &u) }); err != nil {
+				return err
+			}
+			if u.Status == UploadProcessing {
+				stuck = append(stuck, &u)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, u := range stuck {
+		u.Status, u.UpdatedAt = UploadInterrupted, at.UTC()
+		u.Message = strings.TrimSpace(u.Message + fmt.Sprintf(" The node stopped while this upload was in progress: %d rows have results and were recorded as shown; %d were not processed. Submit those again (a row that was in fact recorded comes back as duplicate_dose).", len(u.Results), u.Pending))
+		if err := v.PutUpload(u); err != nil {
+			return 0, err
+		}
+	}
+	return len(stuck), nil
 }
 
 // PutVaccinators stores vaccinators' details (names are personal data).

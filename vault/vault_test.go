@@ -2,6 +2,7 @@ package vault
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,5 +86,32 @@ func TestUploadsAndVaccinators(t *testing.T) {
 	back, err := v.Vaccinators()
 	if err != nil || len(back) != 2 || back[0].Name != "Amar" || back[0].FacilityCodes[0] != "DEL010" {
 		t.Fatalf("vaccinators: %+v %v", back, err)
+	}
+}
+
+// An upload that was processing when the node stopped is marked
+// interrupted on the next start, not left "processing" forever.
+func TestInterruptUploads(t *testing.T) {
+	dir := t.TempDir()
+	v, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.PutUpload(&Upload{ID: "a", Status: UploadProcessing, Rows: 10, Pending: 4, Results: make([]RowResult, 6)})
+	v.PutUpload(&Upload{ID: "b", Status: UploadCommitted})
+	v.Close()
+	v, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	n, err := v.InterruptUploads(time.Now())
+	if err != nil || n != 1 {
+		t.Fatalf("interrupted %d: %v", n, err)
+	}
+	a, _ := v.Upload("a")
+	b, _ := v.Upload("b")
+	if a.Status != UploadInterrupted || !strings.Contains(a.Message, "4 were not processed") || b.Status != UploadCommitted {
+		t.Fatalf("a %+v, b %+v", a, b)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -161,20 +162,31 @@ func codeUnless(ok bool, code string) string {
 	return code
 }
 
+// printable escapes control characters, so that a credential cannot
+// rewrite the terminal it is printed on (a name holding "\x1b[2J...VALID").
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
 func printVerification(w io.Writer, v *api.Verification) {
 	verdict := "VALID"
 	if !v.Valid {
 		verdict = "NOT VALID"
 	}
-	fmt.Fprintf(w, "%s  %s certificate %s\n", verdict, v.Format, v.Certificate)
+	fmt.Fprintf(w, "%s  %s certificate %s\n", verdict, v.Format, printable(v.Certificate))
 	for _, c := range v.Checks {
 		mark := "ok  "
 		if !c.OK {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(w, "  [%s] %-10s %s\n", mark, c.Name, c.Detail)
+		fmt.Fprintf(w, "  [%s] %-10s %s\n", mark, c.Name, printable(c.Detail))
 	}
 	if h := v.Holder; h != nil {
-		fmt.Fprintf(w, "  holder: %s (%s); %s dose %d/%d on %s at %s; issuer %s\n", h.Name, h.Identity, h.Vaccine, h.Dose, h.TotalDoses, h.Date, h.Facility, h.Issuer)
+		fmt.Fprintf(w, "  holder: %s (%s); %s dose %d/%d on %s at %s; issuer %s\n", printable(h.Name), printable(h.Identity), printable(h.Vaccine), h.Dose, h.TotalDoses, printable(h.Date), printable(h.Facility), printable(h.Issuer))
 	}
 }
