@@ -131,8 +131,10 @@ type Status struct {
 
 // Registry is the public part of the registries.
 type Registry struct {
-	Programs   []app.Program  `json:"programs"`
-	Vaccines   []app.Vaccine  `json:"vaccines"`
-	Facilities []app.Facility `json:"facilities"`
-	Height     int64          `json:"height"`
+	// TimezoneOffsetMinutes is the consortium's time zone: dates are days there.
+	TimezoneOffsetMinutes int            `json:"timezone_offset_minutes"`
+	Programs              []app.Program  `json:"programs"`
+	Vaccines              []app.Vaccine  `json:"vaccines"`
+	Facilities            []app.Facility `json:"facilities"`
+	Height                int64          `json:"height"`
 }

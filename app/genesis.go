@@ -48,6 +48,9 @@ func ParseGenesis(raw []byte) (*Genesis, error) {
 // one issuing authority with keys.
 func (g *Genesis) Validate() error {
 	p := g.Params
+	if p.TimezoneOffsetMinutes < -12*60 || p.TimezoneOffsetMinutes > 14*60 {
+		return fmt.Errorf("genesis params: timezone_offset_minutes must be within -720..840")
+	}
 	if p.MaxEventsPerTx < 1 || p.BackdateDays < 0 || p.TxValiditySeconds < 1 || p.MaxClockSkewSeconds < 0 {
 		return fmt.Errorf("genesis params: max_events_per_tx ≥ 1, tx_validity_seconds ≥ 1, others ≥ 0")
 	}

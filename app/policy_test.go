@@ -278,3 +278,16 @@ func randomTx(tc *testChain, rng *rand.Rand, people int) []byte {
 	}
 	return tc.record("DEL010", evs, rng.Intn(2) == 0)
 }
+
+// "Today" is the consortium's date: at 19:57 UTC on 1 December it is
+// already 2 December in India, and a dose given that day is not in the
+// future; a day later still is.
+func TestEventDatesUseTheConsortiumTimeZone(t *testing.T) {
+	tc := newTestChain(t) // genesis params: UTC+05:30
+	tc.now = time.Date(2026, 12, 1, 19, 56, 0, 0, time.UTC)
+	wantCodes(t, tc.codes(tc.dated("a", 1, 1, "COVISHIELD"), tc.dated("b", 1, 2, "COVISHIELD")), OK, CodeFutureDate)
+
+	utc := newTestChainWith(t, func(g *Genesis) { g.Params.TimezoneOffsetMinutes = 0 })
+	utc.now = time.Date(2026, 12, 1, 19, 56, 0, 0, time.UTC)
+	wantCodes(t, utc.codes(utc.dated("a", 1, 1, "COVISHIELD")), CodeFutureDate)
+}

@@ -165,7 +165,9 @@ func (r *recordTx) apply(c *execCtx, keys []*Key) *TxResult {
 	events := r.stmt.Events
 	res := &TxResult{Code: OK, Kind: KindRecord, Items: make([]ItemResult, len(events))}
 	leaves := make([][]byte, len(events))
-	blockDay := c.time.UTC().Truncate(24 * time.Hour)
+	// "Today" is the block time's date in the consortium's time zone.
+	local := c.time.In(c.params.Zone())
+	blockDay := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
 	fac, _ := c.facility(r.stmt.Facility)
 	accepted := 0
 	for i := range events {

@@ -52,11 +52,31 @@ type Params struct {
 	GovernanceThreshold int `json:"governance_threshold,omitempty"`
 	// ProposalTTLBlocks: a proposal not approved within this many blocks expires.
 	ProposalTTLBlocks int64 `json:"proposal_ttl_blocks,omitempty"`
+	// TimezoneOffsetMinutes is the consortium's time zone (minutes east of
+	// UTC): an event's date is a day there, and "today" is the block
+	// time's date there (330 for India: a dose given at 00:30 IST on the
+	// 4th is not in the future at 19:00 UTC on the 3rd).
+	TimezoneOffsetMinutes int `json:"timezone_offset_minutes,omitempty"`
+}
+
+// Zone is the consortium's time zone.
+func (p Params) Zone() *time.Location {
+	if p.TimezoneOffsetMinutes == 0 {
+		return time.UTC
+	}
+	return time.FixedZone(fmt.Sprintf("UTC%+03d:%02d", p.TimezoneOffsetMinutes/60, abs(p.TimezoneOffsetMinutes%60)), p.TimezoneOffsetMinutes*60)
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // DefaultParams suits a national drive.
 func DefaultParams() Params {
-	return Params{BackdateDays: 365, MaxClockSkewSeconds: 600, MaxEventsPerTx: 5000, TxValiditySeconds: 86400, GovernanceThreshold: 1, ProposalTTLBlocks: 100_000}
+	return Params{BackdateDays: 365, MaxClockSkewSeconds: 600, MaxEventsPerTx: 5000, TxValiditySeconds: 86400, GovernanceThreshold: 1, ProposalTTLBlocks: 100_000, TimezoneOffsetMinutes: 330}
 }
 
 // Totals are the ledger's running counts.

@@ -142,7 +142,7 @@ func (c *Client) submitChunk(ctx context.Context, f Facility, reg *api.Registry,
 		if err != nil {
 			return nil, 0, err
 		}
-		b := ingest.Prepare(f.Code, program, again, ingest.NewCatalog(reg.Vaccines, reg.Programs, f.Vaccinators), f.Pseudonym)
+		b := ingest.Prepare(f.Code, program, again, ingest.NewCatalog(reg.Vaccines, reg.Programs, f.Vaccinators).InZone(reg.TimezoneOffsetMinutes), f.Pseudonym)
 		if len(b.Rows) > 0 {
 			chain, err := c.chain(ctx)
 			if err != nil {

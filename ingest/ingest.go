@@ -205,6 +205,9 @@ type Resolver interface {
 	Vaccine(name, manufacturer string) (code, program string, err error)
 	// Vaccinator resolves a vaccinator's name (or code) at a facility.
 	Vaccinator(facility, name string) (code string, err error)
+	// Zone is the consortium's time zone: an event's date is the
+	// vaccination's day there.
+	Zone() *time.Location
 }
 
 // Row is one record ready for the ledger: the personal data for the vault
@@ -250,15 +253,17 @@ func Prepare(facility, program string, certs []divocfmt.Certificate, res Resolve
 			b.Errors = append(b.Errors, divocfmt.RowError{Row: c.Row, Field: "programId", Code: CodeUnknownProgram, Message: "no program given and the vaccine is not in exactly one program"})
 			continue
 		}
+		when := c.Vaccination.Date.In(res.Zone())
+		day := time.Date(when.Year(), when.Month(), when.Day(), 0, 0, 0, 0, time.UTC)
 		age, known := c.Recipient.Age, c.Recipient.Age > 0
-		if a, ok := divocfmt.AgeAt(c.Recipient.DOB, c.Vaccination.Date); ok {
+		if a, ok := divocfmt.AgeAt(c.Recipient.DOB, day); ok {
 			age, known = a, true
 		}
 		b.Rows = append(b.Rows, Row{Cert: c, Event: app.Event{
 			AgeBand:    AgeBand(age, known),
 			Batch:      c.Vaccination.Batch,
 			Commitment: key.Commitment(c),
-			Date:       c.Vaccination.Date.UTC().Format(time.DateOnly),
+			Date:       day.Format(time.DateOnly),
 			Dose:       c.Vaccination.Dose,
 			IDType:     IDTypeOf(c.Recipient),
 			Priority:   PriorityOf(age, known),

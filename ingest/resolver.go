@@ -3,6 +3,7 @@ package ingest
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/divoc/divoc/app"
 	"github.com/divoc/divoc/divocfmt"
@@ -17,6 +18,22 @@ type Catalog struct {
 	programOf   map[string]string      // vaccine code -> its only program ("" if several)
 	vaccinators map[string][]divocfmt.Vaccinator
 	all         []divocfmt.Vaccinator
+	zone        *time.Location
+}
+
+// InZone sets the consortium's time zone (the ledger's
+// timezone_offset_minutes): a vaccination's date is its day there.
+func (c *Catalog) InZone(offsetMinutes int) *Catalog {
+	c.zone = app.Params{TimezoneOffsetMinutes: offsetMinutes}.Zone()
+	return c
+}
+
+// Zone implements Resolver.
+func (c *Catalog) Zone() *time.Location {
+	if c.zone == nil {
+		return time.UTC
+	}
+	return c.zone
 }
 
 // NewCatalog builds a resolver.

@@ -570,7 +570,7 @@ func (f *badInputFixture) sign(t *testing.T, body []byte, signer *keys.Signer) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch := ingest.Prepare(f.fac, "", certs, ingest.NewCatalog(reg.Vaccines, reg.Programs, vaccinators), pk)
+	batch := ingest.Prepare(f.fac, "", certs, ingest.NewCatalog(reg.Vaccines, reg.Programs, vaccinators).InZone(reg.TimezoneOffsetMinutes), pk)
 	if len(batch.Errors) > 0 {
 		t.Fatalf("rows the ledger cannot resolve: %+v", batch.Errors)
 	}

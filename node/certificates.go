@@ -427,7 +427,7 @@ func (s *Service) Status() *api.Status {
 
 // Registry implements api.Backend.
 func (s *Service) Registry() *api.Registry {
-	r := &api.Registry{}
+	r := &api.Registry{TimezoneOffsetMinutes: s.app.Params().TimezoneOffsetMinutes}
 	if snap := s.app.Committed(); snap != nil {
 		r.Height = snap.Height
 		r.Programs = app.List[app.Program](snap, app.PrefixPrograms)

@@ -79,7 +79,7 @@ func TestEndToEndThroughHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch := ingest.Prepare(fac, "", certs, ingest.NewCatalog(reg.Vaccines, reg.Programs, vaccinators), pk)
+	batch := ingest.Prepare(fac, "", certs, ingest.NewCatalog(reg.Vaccines, reg.Programs, vaccinators).InZone(reg.TimezoneOffsetMinutes), pk)
 	part, err := batch.Sign(n.App.ChainID(), fk, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -212,4 +212,28 @@ func flipChar(s string) string {
 func isProblem(err error, status int, code string) bool {
 	p, ok := err.(*api.Problem)
 	return ok && p.Status == status && p.Code == code
+}
+
+// Init refuses a facility code that would name a file outside the home,
+// writes nothing then, and a failed init can be run again.
+func TestInitRefusesUnsafeCodesAndLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	fac := filepath.Join(dir, "facilities.csv")
+	vac := filepath.Join(dir, "vaccinators.csv")
+	header := "facilityCode,facilityName,contact,email,operatingHourStart,operatingHourEnd,category,type,status,addressLine1,addressLine2,district,state,pincode,geoLocationLat,geoLocationLon,websiteURL,adminName,adminMobile\n"
+	os.WriteFile(fac, []byte(header+"../../../../pwned,Evil Clinic,9876543210,e@x.com,9,17,GOVT,Fixed location,Active,1 Road,,Pune,Maharashtra,411001,,,,,\n"), 0o644)
+	os.WriteFile(vac, []byte("code,name,nationalIdentifier,mobileNumber,email,status,facilityIds\nA1,Amar,Q1,2111111111,a@v.com,Active,../../../../pwned\n"), 0o644)
+	home := filepath.Join(dir, "home")
+	o := node.DefaultInitOptions(home)
+	o.FacilitiesCSV, o.VaccinatorsCSV = fac, vac
+	err := node.Init(o)
+	if err == nil || !strings.Contains(err.Error(), "pwned") {
+		t.Fatalf("init with a path in a facility code: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pwned.json")); err == nil {
+		t.Fatal("init wrote a key outside its home")
+	}
+	if entries, _ := os.ReadDir(home); len(entries) != 0 {
+		t.Fatalf("a failed init left %d entries in the home", len(entries))
+	}
 }

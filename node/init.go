@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
@@ -55,7 +57,7 @@ func DefaultInitOptions(home string) InitOptions {
 // Init creates a node home: CometBFT config and keys, the authority's and
 // facilities' keys, the pseudonym key, API tokens, the genesis, the vault
 // with the vaccinators' details, and divoc.json.
-func Init(o InitOptions) error {
+func Init(o InitOptions) (err error) {
 	h := o.Home
 	if _, err := os.Stat(h.Genesis()); err == nil {
 		return fmt.Errorf("%s already holds a node (config/genesis.json exists)", h)
@@ -67,6 +69,21 @@ func Init(o InitOptions) error {
 	if err != nil {
 		return err
 	}
+	// Everything is checked before anything is written; should a later
+	// step fail anyway, what init wrote goes, so that init can run again.
+	made := []string{h.Config(), filepath.Join(string(h), "data"), h.Keys(), h.Vault(), h.Registry(), h.Logs()}
+	for _, d := range made {
+		if _, serr := os.Stat(d); serr == nil {
+			return fmt.Errorf("%s already holds part of a node (%s exists): init writes a new node home", h, d)
+		}
+	}
+	defer func() {
+		if err != nil {
+			for _, d := range made {
+				os.RemoveAll(d)
+			}
+		}
+	}()
 	for _, d := range []string{h.Config(), filepath.Join(string(h), "data"), h.Keys(), filepath.Join(h.Keys(), "facilities"), filepath.Join(h.Keys(), "authorities"), h.Registry(), h.Logs()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return err
@@ -244,8 +261,28 @@ func readRegistries(facPath, vacPath string) ([]divocfmt.Facility, []divocfmt.Va
 	if len(facilities) == 0 {
 		return nil, nil, fmt.Errorf("%s lists no facility", facPath)
 	}
+	// Codes name files (each facility's key) and ledger keys: refuse any
+	// that is not a plain code, such as ../../etc/x.
+	var bad []string
+	for _, f := range facilities {
+		if !codeRE.MatchString(f.Code) {
+			bad = append(bad, fmt.Sprintf("%s line %d: facility code %q: 1-64 letters, digits, _ . - (not starting with . or -)", facPath, f.Row, f.Code))
+		}
+	}
+	for _, v := range vaccinators {
+		if !codeRE.MatchString(v.Code) {
+			bad = append(bad, fmt.Sprintf("%s line %d: vaccinator code %q: 1-64 letters, digits, _ . -", vacPath, v.Row, v.Code))
+		}
+	}
+	if len(bad) > 0 {
+		return nil, nil, fmt.Errorf("registry files have bad codes:\n  %s", strings.Join(bad, "\n  "))
+	}
 	return facilities, vaccinators, nil
 }
+
+// codeRE is the ledger's rule for registry codes (app.validCode), and
+// keeps codes safe as file names.
+var codeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$`)
 
 func randomToken() string {
 	b := make([]byte, 24)

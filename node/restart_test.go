@@ -355,7 +355,7 @@ func uploadRows(ctx context.Context, cl *client.Client, f client.Facility, rows 
 	if err != nil {
 		return nil, err
 	}
-	b := ingest.Prepare(f.Code, "", again, ingest.NewCatalog(reg.Vaccines, reg.Programs, f.Vaccinators), f.Pseudonym)
+	b := ingest.Prepare(f.Code, "", again, ingest.NewCatalog(reg.Vaccines, reg.Programs, f.Vaccinators).InZone(reg.TimezoneOffsetMinutes), f.Pseudonym)
 	part, err := b.Sign(st.ChainID, f.Key, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("%w %v", err, b.Errors)

@@ -78,7 +78,8 @@ func TestRolloutThroughHTTP(t *testing.T) {
 	if len(sc.Programs) != 1 || sc.Programs[0].Next == nil || sc.Programs[0].Next.Dose != 2 {
 		t.Fatalf("schedule: %+v", sc)
 	}
-	want := time.Now().UTC().AddDate(0, 0, 84).Format(time.DateOnly)
+	// Dates are days in the consortium's time zone (UTC+05:30 by default).
+	want := time.Now().In(app.DefaultParams().Zone()).AddDate(0, 0, 84).Format(time.DateOnly)
 	if sc.Programs[0].Next.DueFrom != want {
 		t.Fatalf("next dose due from %s, want %s", sc.Programs[0].Next.DueFrom, want)
 	}

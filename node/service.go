@@ -140,7 +140,7 @@ func (s *Service) Catalog(snap *app.Snapshot) (*ingest.Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ingest.NewCatalog(app.List[app.Vaccine](snap, app.PrefixVaccines), app.List[app.Program](snap, app.PrefixPrograms), vs), nil
+	return ingest.NewCatalog(app.List[app.Vaccine](snap, app.PrefixVaccines), app.List[app.Program](snap, app.PrefixPrograms), vs).InZone(s.app.Params().TimezoneOffsetMinutes), nil
 }
 
 func (s *Service) facilityKey(code string) (*keys.Signer, error) {

@@ -153,7 +153,7 @@ func submitJSON(ctx context.Context, cl *client.Client, fac client.Facility, bod
 		if err != nil {
 			return err
 		}
-		b := ingest.Prepare(fac.Code, sf.program, certs, ingest.NewCatalog(reg.Vaccines, reg.Programs, fac.Vaccinators), fac.Pseudonym)
+		b := ingest.Prepare(fac.Code, sf.program, certs, ingest.NewCatalog(reg.Vaccines, reg.Programs, fac.Vaccinators).InZone(reg.TimezoneOffsetMinutes), fac.Pseudonym)
 		if len(b.Rows) > 0 {
 			p, err := b.Sign(st.ChainID, fac.Key, time.Now())
 			if err != nil {
