@@ -22,11 +22,16 @@ type RevokeStatement struct {
 	Revocations []Revocation `json:"revocations"`
 }
 
-// Revocation is one certificate and why.
+// Revocation is one certificate and why. The reason is a code (see
+// ReasonCodes), never free text: an operator's note could name the person,
+// and the ledger holds no personal data. Notes stay in the node's vault.
 type Revocation struct {
 	Certificate string `json:"certificate"`
 	Reason      string `json:"reason"`
 }
+
+// ReasonCodes are the reasons a certificate is revoked or corrected.
+var ReasonCodes = []string{"issued_in_error", "duplicate", "data_correction", "wrong_person", "fraud", "vaccine_recall", "holder_request", "other"}
 
 // RevokeLeaf is the data of one leaf of a revocation batch.
 type RevokeLeaf struct {
@@ -92,8 +97,8 @@ func (r *revokeTx) apply(c *execCtx, _ []*Key) *TxResult {
 // revokeOne marks certificate id revoked or superseded, if issuer issued it
 // and it is still active.
 func revokeOne(c *execCtx, issuer, id, reason, status, supersededBy string) ItemResult {
-	if len(reason) > 256 {
-		return ItemResult{Certificate: id, Code: CodeMalformedEvent, Reason: "reason is longer than 256 bytes"}
+	if !contains(ReasonCodes, reason) {
+		return ItemResult{Certificate: id, Code: CodeMalformedEvent, Reason: fmt.Sprintf("reason %q is not one of the codes %v (free text stays off the ledger)", reason, ReasonCodes)}
 	}
 	var rec CertRecord
 	found, err := c.ixGet(certKey(id), &rec)

@@ -13,13 +13,15 @@ func TestRevoke(t *testing.T) {
 	certA, certB := res[0].Items[0].Certificate, res[0].Items[1].Certificate
 
 	stmt := RevokeStatement{Issuer: "moh", Revocations: []Revocation{
-		{Certificate: certA, Reason: "issued in error"},
-		{Certificate: "nosuchcert1", Reason: "x"},
-		{Certificate: certA, Reason: "twice"},
+		{Certificate: certA, Reason: "issued_in_error"},
+		{Certificate: "nosuchcert1", Reason: "other"},
+		{Certificate: certA, Reason: "other"},
+		{Certificate: certB, Reason: "Aadhaar 498252623600, call 6319184959"},
 	}}
 	res = tc.block(tc.tx(KindRevoke, tc.part(TypRevoke, tc.issuer, stmt)))
 	mustOK(t, res[0])
-	want := []Code{OK, CodeUnknownCert, CodeAlreadyRevoked}
+	// Free text is refused: it could carry personal data onto the ledger.
+	want := []Code{OK, CodeUnknownCert, CodeAlreadyRevoked, CodeMalformedEvent}
 	for i, w := range want {
 		if res[0].Items[i].Code != w {
 			t.Fatalf("item %d: %+v, want %s", i, res[0].Items[i], w)
@@ -27,7 +29,7 @@ func TestRevoke(t *testing.T) {
 	}
 	s := tc.app.Committed()
 	st := s.Status(certA)
-	if st == nil || st.Status != CertRevoked || st.Height != tc.height || st.Reason != "issued in error" {
+	if st == nil || st.Status != CertRevoked || st.Height != tc.height || st.Reason != "issued_in_error" {
 		t.Fatalf("status of revoked certificate: %+v", st)
 	}
 	if s.Status(certB) != nil {
@@ -47,7 +49,7 @@ func TestRevokeRefusedToOthers(t *testing.T) {
 	tc := newTestChain(t)
 	res := tc.block(tc.record("DEL010", []Event{tc.event("a", 1)}, true))
 	cert := res[0].Items[0].Certificate
-	stmt := RevokeStatement{Issuer: "moh", Revocations: []Revocation{{Certificate: cert, Reason: "x"}}}
+	stmt := RevokeStatement{Issuer: "moh", Revocations: []Revocation{{Certificate: cert, Reason: "other"}}}
 	// A facility cannot revoke, nor can a governance key.
 	r := tc.block(tc.tx(KindRevoke, tc.part(TypRevoke, tc.fac["DEL010"], stmt)))[0]
 	if r.Code != CodeUnauthorized {
@@ -66,7 +68,7 @@ func TestSupersede(t *testing.T) {
 	tc := newTestChain(t)
 	res := tc.block(tc.record("DEL010", []Event{tc.event("a", 1)}, true))
 	old := res[0].Items[0].Certificate
-	corr := Correction{Commitment: hexOf("fixed name"), New: Anchor{Certificate: "corrected0001", Hash: hexOf("new credential")}, Old: old, Reason: "name corrected"}
+	corr := Correction{Commitment: hexOf("fixed name"), New: Anchor{Certificate: "corrected0001", Hash: hexOf("new credential")}, Old: old, Reason: "data_correction"}
 	res = tc.block(tc.tx(KindSupersede, tc.part(TypSupersede, tc.issuer, SupersedeStatement{Corrections: []Correction{corr}, Issuer: "moh"})))
 	mustOK(t, res[0])
 	if res[0].Items[0].Code != OK {
@@ -90,7 +92,7 @@ func TestSupersede(t *testing.T) {
 	// Superseding again, or reusing the id, is refused.
 	corr2 := corr
 	corr2.New.Certificate = "corrected0002"
-	res = tc.block(tc.tx(KindSupersede, tc.part(TypSupersede, tc.issuer, SupersedeStatement{Corrections: []Correction{corr2, {Commitment: corr.Commitment, New: corr.New, Old: "corrected0001", Reason: "again"}}, Issuer: "moh"})))
+	res = tc.block(tc.tx(KindSupersede, tc.part(TypSupersede, tc.issuer, SupersedeStatement{Corrections: []Correction{corr2, {Commitment: corr.Commitment, New: corr.New, Old: "corrected0001", Reason: "data_correction"}}, Issuer: "moh"})))
 	if res[0].Items[0].Code != CodeAlreadyRevoked || res[0].Items[1].Code != CodeDuplicateCert {
 		t.Fatalf("second correction: %+v", res[0].Items)
 	}

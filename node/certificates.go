@@ -282,7 +282,8 @@ func issuerAuthorized(snap *app.Snapshot, k *app.Key, issuer string, rec *app.Ce
 
 // Revoke implements api.Backend.
 func (s *Service) Revoke(ctx context.Context, id, reason string) (*api.Certificate, error) {
-	stmt := app.RevokeStatement{Issuer: s.settings.IssuerID, Revocations: []app.Revocation{{Certificate: id, Reason: reason}}}
+	code := s.reasonCode(id, reason)
+	stmt := app.RevokeStatement{Issuer: s.settings.IssuerID, Revocations: []app.Revocation{{Certificate: id, Reason: code}}}
 	if err := s.issuerTx(ctx, app.KindRevoke, app.TypRevoke, stmt); err != nil {
 		return nil, err
 	}
@@ -333,11 +334,23 @@ func (s *Service) Correct(ctx context.Context, id string, c api.Correction) (*ap
 	if err := s.vault.PutRecords([]*vault.Record{{ID: v.ID, Facility: rec.Facility, Cert: fixed, Credential: jwt, Hash: hash, Replaces: id, CreatedAt: now}}); err != nil {
 		return nil, err
 	}
-	stmt := app.SupersedeStatement{Issuer: s.settings.IssuerID, Corrections: []app.Correction{{Commitment: ev.Commitment, New: app.Anchor{Certificate: v.ID, Hash: hash}, Old: id, Reason: c.Reason}}}
+	stmt := app.SupersedeStatement{Issuer: s.settings.IssuerID, Corrections: []app.Correction{{Commitment: ev.Commitment, New: app.Anchor{Certificate: v.ID, Hash: hash}, Old: id, Reason: s.reasonCode(id, c.Reason)}}}
 	if err := s.issuerTx(ctx, app.KindSupersede, app.TypSupersede, stmt); err != nil {
 		return nil, err
 	}
 	return s.Certificate(v.ID)
+}
+
+// reasonCode turns an operator's reason into the code the ledger records:
+// a known code as it is; free text (which could name the person) becomes
+// "other", and the text is kept in the vault as the certificate's note.
+func (s *Service) reasonCode(id, reason string) string {
+	code := strings.ToLower(strings.TrimSpace(reason))
+	if contains(app.ReasonCodes, code) {
+		return code
+	}
+	_ = s.vault.PutNote(id, reason, time.Now())
+	return "other"
 }
 
 // issuerTx signs a one-part statement as the issuer, submits it and turns

@@ -156,8 +156,12 @@ func TestEndToEndThroughHTTP(t *testing.T) {
 	if _, err := pub.Revoke(ctx, certID, "issued in error"); !isProblem(err, 401, api.CodeUnauthenticated) {
 		t.Fatalf("revoke without token: %v", err)
 	}
-	if c, err := admin.Revoke(ctx, certID, "issued in error"); err != nil || c.Status != app.CertRevoked {
+	// A free-text reason stays in the vault; the ledger gets a code.
+	if c, err := admin.Revoke(ctx, certID, "issued in error: wrong Aadhaar 498252623600"); err != nil || c.Status != app.CertRevoked || c.StatusReason != "other" {
 		t.Fatalf("revoke: %+v %v", c, err)
+	}
+	if n.Vault.Note(certID) != "issued in error: wrong Aadhaar 498252623600" {
+		t.Fatalf("note not kept in the vault: %q", n.Vault.Note(certID))
 	}
 	v, _ = pub.Verify(ctx, cert.Credential)
 	if v.Valid || v.Status != app.CertRevoked {

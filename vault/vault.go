@@ -23,7 +23,28 @@ const (
 	pEnroll   = "enroll/" // enroll/<facility>/<preEnrollmentCode>/<id> -> ""
 	pVaccinat = "vacc/"   // vacc/<code>          -> divocfmt.Vaccinator
 	pErased   = "erased/" // erased/<id>          -> time
+	pNote     = "note/"   // note/<id>            -> an operator note
 )
+
+// PutNote keeps an operator's note about a certificate (why it was revoked
+// or corrected). Notes may name people, so they stay here; the ledger
+// records a reason code.
+func (v *Vault) PutNote(id, text string, at time.Time) error {
+	b, err := json.Marshal(map[string]string{"text": text, "at": at.UTC().Format(time.RFC3339)})
+	if err != nil {
+		return err
+	}
+	return v.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(pNote+id), b) })
+}
+
+// Note returns the note about a certificate ("" if none).
+func (v *Vault) Note(id string) string {
+	var n map[string]string
+	if v.getJSON(pNote+id, &n) != nil {
+		return ""
+	}
+	return n["text"]
+}
 
 // ErrNotFound is returned for a missing entry.
 var ErrNotFound = errors.New("not found")
