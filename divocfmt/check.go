@@ -3,6 +3,7 @@ package divocfmt
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -251,4 +252,44 @@ func AgeAt(dob string, on time.Time) (age int, ok bool) {
 		age--
 	}
 	return age, true
+}
+
+// CheckRecipient applies the upload rules to a recipient's details outside
+// a file (a correction through the API): a name, every value valid UTF-8
+// of at most MaxFieldLen bytes without control characters, a date of birth
+// as YYYY-MM-DD not after the vaccination, a plausible mobile number.
+func CheckRecipient(r Recipient, vaccinated time.Time) []RowError {
+	var errs []RowError
+	fail := func(field, code, format string, args ...any) {
+		errs = append(errs, RowError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
+	}
+	for _, f := range []struct{ name, v string }{
+		{"name", r.Name}, {"mobile", r.Mobile}, {"dob", r.DOB}, {"gender", r.Gender},
+		{"nationality", r.Nationality}, {"identity", r.Identity},
+	} {
+		switch {
+		case !utf8.ValidString(f.v):
+			fail(f.name, CodeInvalidEncoding, "the value is not valid UTF-8")
+		case len(f.v) > MaxFieldLen:
+			fail(f.name, CodeTooLong, "the value is %d bytes long; at most %d are allowed", len(f.v), MaxFieldLen)
+		case hasControl(f.v):
+			fail(f.name, CodeControlChar, "the value holds a control character")
+		}
+	}
+	if strings.TrimSpace(r.Name) == "" {
+		fail("name", CodeMissingValue, "a name is required")
+	}
+	if r.Mobile != "" && !validMobile(r.Mobile) {
+		fail("mobile", CodeInvalidMobile, "a mobile number has 10 to 15 digits, with an optional leading +")
+	}
+	if r.DOB != "" {
+		dob, err := time.Parse(time.DateOnly, r.DOB)
+		switch {
+		case err != nil:
+			fail("dob", CodeInvalidDate, "a date of birth is YYYY-MM-DD")
+		case !vaccinated.IsZero() && dob.After(vaccinated):
+			fail("dob", CodeDOBAfterVaccination, "the date of birth %s is after the vaccination", r.DOB)
+		}
+	}
+	return errs
 }

@@ -777,7 +777,12 @@ func (f *badInputFixture) testAdmin(t *testing.T) {
 			b, _ := json.Marshal(api.Correction{Reason: "same", Name: name})
 			return correct(t, correctID, string(b), admin...)
 		}, 400, api.CodeBadRequest, ""},
-		{"correction with a bad dob", func(t *testing.T) reply { return correct(t, correctID, `{"reason":"x","dob":"15/01/1980"}`, admin...) }, 400, "bad_date", "dob"},
+		{"correction with a bad dob", func(t *testing.T) reply { return correct(t, correctID, `{"reason":"x","dob":"15/01/1980"}`, admin...) }, 400, divocfmt.CodeInvalidDate, "dob"},
+		{"correction with a dob after the vaccination", func(t *testing.T) reply { return correct(t, correctID, `{"reason":"x","dob":"2099-01-01"}`, admin...) }, 400, divocfmt.CodeDOBAfterVaccination, "dob"},
+		{"correction with a terminal escape in the name", func(t *testing.T) reply {
+			return correct(t, correctID, `{"reason":"x","name":"Evil\u001b[2J"}`, admin...)
+		}, 400, divocfmt.CodeControlChar, "name"},
+		{"correction with a bad mobile", func(t *testing.T) reply { return correct(t, correctID, `{"reason":"x","mobile":"123"}`, admin...) }, 400, divocfmt.CodeInvalidMobile, "mobile"},
 		{"correction without reason", func(t *testing.T) reply { return correct(t, correctID, `{"name":"Y"}`, admin...) }, 400, api.CodeBadRequest, "reason"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

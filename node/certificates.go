@@ -311,10 +311,10 @@ func (s *Service) Correct(ctx context.Context, id string, c api.Correction) (*ap
 			*f.dst = f.v
 		}
 	}
-	if c.DOB != "" {
-		if _, err := time.Parse(time.DateOnly, c.DOB); err != nil {
-			return nil, api.NewProblem(http.StatusBadRequest, "bad_date", "dob must be YYYY-MM-DD").WithField("dob", "date")
-		}
+	if errs := divocfmt.CheckRecipient(fixed.Recipient, old.Cert.Vaccination.Date); len(errs) > 0 {
+		p := api.NewProblem(http.StatusBadRequest, errs[0].Code, "the corrected details break the upload rules: "+errs[0].Message).WithField(errs[0].Field, errs[0].Code)
+		p.Errors = errs
+		return nil, p
 	}
 	if fixed.Recipient == old.Cert.Recipient {
 		return nil, api.NewProblem(http.StatusBadRequest, api.CodeBadRequest, "the correction changes nothing")
