@@ -48,12 +48,16 @@ func TestCommandsAgainstANode(t *testing.T) {
 	fac := ds.Facilities[0].Code
 	csvPath := filepath.Join(home, "gen-data", "certificates-"+fac+".csv")
 	report := filepath.Join(t.TempDir(), "refused.csv")
-	out := run(true, "submit", csvPath, "--facility", fac, "--home", home, "--node", base, "--quiet", "--report", report)
+	resultsFile := filepath.Join(t.TempDir(), "results.csv")
+	out := run(true, "submit", csvPath, "--facility", fac, "--home", home, "--node", base, "--quiet", "--report", report, "--results", resultsFile)
 	if !strings.Contains(out, "committed with certificates") {
 		t.Fatalf("submit output:\n%s", out)
 	}
 	if b, err := os.ReadFile(report); err != nil || !strings.HasPrefix(string(b), "line,field,code,message") {
 		t.Fatalf("report: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(resultsFile); err != nil || !strings.HasPrefix(string(b), "line,certificate\n") || strings.Count(string(b), "\n") < 2 {
+		t.Fatalf("results: %q %v", b, err)
 	}
 
 	// Find a certificate of this facility and fetch its credential and QR.

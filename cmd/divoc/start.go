@@ -12,12 +12,22 @@ import (
 )
 
 func startCmd() *cobra.Command {
-	var home string
+	var home, apiAddr string
 	c := &cobra.Command{
 		Use:   "start --home DIR",
 		Short: "Run the node: CometBFT in-process, the ledger, the vault and the REST API",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if apiAddr != "" {
+				s, err := node.LoadSettings(node.Home(home))
+				if err != nil {
+					return err
+				}
+				s.APIListen, s.PublicURL = apiAddr, "http://"+apiAddr
+				if err := node.SaveSettings(node.Home(home), s); err != nil {
+					return err
+				}
+			}
 			n, err := node.Start(node.Home(home))
 			if err != nil {
 				return err
@@ -29,6 +39,7 @@ func startCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&home, "home", defaultHome(), "node home directory")
+	c.Flags().StringVar(&apiAddr, "api-addr", "", "serve the API on this address from now on (saved in config/divoc.json)")
 	return c
 }
 

@@ -22,9 +22,9 @@ import (
 )
 
 type submitFlags struct {
-	home, nodeURL, facility, keyFile, pseudonymFile, vaccinatorsFile, token, program, report string
-	chunk, concurrency                                                                       int
-	quiet                                                                                    bool
+	home, nodeURL, facility, keyFile, pseudonymFile, vaccinatorsFile, token, program, report, results string
+	chunk, concurrency                                                                                int
+	quiet                                                                                             bool
 }
 
 func submitCmd() *cobra.Command {
@@ -55,6 +55,7 @@ facility (custodial mode).`,
 	f.StringVar(&sf.token, "token", "", "facility API token (custodial mode: the node signs)")
 	f.StringVar(&sf.program, "program", "", "programId for every row (default: the vaccine's program)")
 	f.StringVar(&sf.report, "report", "", "write every refused row to this CSV file")
+	f.StringVar(&sf.results, "results", "", "write each committed row's certificate id to this CSV file (line,certificate)")
 	f.IntVar(&sf.chunk, "chunk", 1000, "rows per signed upload")
 	f.IntVar(&sf.concurrency, "concurrency", 1, "uploads in flight (more than 1 can send a later dose before an earlier one)")
 	f.BoolVar(&sf.quiet, "quiet", false, "no progress bar")
@@ -117,7 +118,7 @@ func runSubmit(ctx context.Context, file string, sf submitFlags) error {
 	var bar *progressbar.ProgressBar
 	opts := client.SubmitOptions{Program: sf.program, ChunkRows: sf.chunk, Concurrency: sf.concurrency}
 	if !sf.quiet {
-		total := strings.Count(string(body), "\n")
+		total := max(strings.Count(strings.TrimRight(string(body), "\n"), "\n"), 0) // rows, not the header
 		bar = progressbar.NewOptions(total, progressbar.OptionSetDescription("rows"), progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"), progressbar.OptionSetWriter(os.Stderr), progressbar.OptionClearOnFinish())
 		opts.Progress = func(n int) { _ = bar.Set(n) }
@@ -133,6 +134,12 @@ func runSubmit(ctx context.Context, file string, sf submitFlags) error {
 				return werr
 			}
 			fmt.Printf("refused rows written to %s\n", sf.report)
+		}
+		if sf.results != "" {
+			if werr := writeResults(sf.results, rep); werr != nil {
+				return werr
+			}
+			fmt.Printf("certificate ids written to %s\n", sf.results)
 		}
 	}
 	return err
@@ -208,6 +215,23 @@ func printReport(w io.Writer, rep *client.SubmitReport, max int) {
 		}
 	}
 	fmt.Fprintf(w, "%d rows: %d committed with certificates, %d refused (%d uploads)\n", rep.Rows, rep.Accepted, rep.Rejected, len(rep.Uploads))
+}
+
+func writeResults(path string, rep *client.SubmitReport) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := csv.NewWriter(f)
+	_ = w.Write([]string{"line", "certificate"})
+	for _, r := range rep.Results {
+		if r.Code == "ok" {
+			_ = w.Write([]string{fmt.Sprint(r.Row), r.Certificate})
+		}
+	}
+	w.Flush()
+	return w.Error()
 }
 
 func writeReport(path string, rep *client.SubmitReport) error {
