@@ -21,8 +21,9 @@ type Genesis struct {
 
 // GenesisAuthority is an authority with its initial keys.
 type GenesisAuthority struct {
-	Authority Authority `json:"authority"`
-	Keys      []KeySpec `json:"keys"`
+	Authority  Authority   `json:"authority"`
+	FormatKeys []FormatKey `json:"format_keys,omitempty"`
+	Keys       []KeySpec   `json:"keys"`
 }
 
 // GenesisFacility is a facility with its initial keys.
@@ -108,6 +109,12 @@ func (g *Genesis) Validate() error {
 		ids[a.Authority.ID] = true
 		if err := addKeys(a.Keys, AuthorityOwner(a.Authority.ID), a.Authority.Roles); err != nil {
 			return err
+		}
+		for _, k := range a.FormatKeys {
+			k.Authority = a.Authority.ID
+			if err := k.validate(); err != nil {
+				return fmt.Errorf("genesis: authority %s: %w", a.Authority.ID, err)
+			}
 		}
 		for _, k := range a.Keys {
 			roles[k.Role] = true
@@ -203,6 +210,7 @@ func (g *Genesis) apply(c *execCtx) {
 	for _, a := range g.Authorities {
 		c.setJSON(kAuthority+a.Authority.ID, a.Authority)
 		writeKeys(a.Keys, AuthorityOwner(a.Authority.ID), a.Authority.Roles)
+		_ = applyFormatKeys(c, a.Authority.ID, a.FormatKeys) // validated above
 	}
 	for _, f := range g.Facilities {
 		c.setJSON(kFacility+f.Facility.Code, f.Facility)

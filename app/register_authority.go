@@ -10,8 +10,11 @@ const TypRegisterAuthority = "divoc-authority+json"
 // RegisterAuthorityStatement is what governance signs.
 type RegisterAuthorityStatement struct {
 	Authority Authority `json:"authority"`
-	Keys      []KeySpec `json:"keys"`
-	Retire    []string  `json:"retire"`
+	// FormatKeys are signer keys for other formats (EU DCC, SMART Health
+	// Cards); they are added, never replaced.
+	FormatKeys []FormatKey `json:"format_keys,omitempty"`
+	Keys       []KeySpec   `json:"keys"`
+	Retire     []string    `json:"retire"`
 }
 
 type authorityChange struct {
@@ -31,11 +34,21 @@ func decodeAuthorityChange(payload []byte) (change, *Error) {
 	if e != nil {
 		return nil, e
 	}
+	for i := range st.FormatKeys {
+		k := st.FormatKeys[i]
+		k.Authority = st.Authority.ID
+		if err := k.validate(); err != nil {
+			return nil, reject(CodeInvalidRegistry, err.Error())
+		}
+	}
 	return &authorityChange{stmt: st, keys: keys}, nil
 }
 
 func (a *authorityChange) apply(c *execCtx) *TxResult {
 	if e := applyKeys(c, AuthorityOwner(a.stmt.Authority.ID), a.keys, a.stmt.Retire); e != nil {
+		return rejected(e)
+	}
+	if e := applyFormatKeys(c, a.stmt.Authority.ID, a.stmt.FormatKeys); e != nil {
 		return rejected(e)
 	}
 	c.setJSON(kAuthority+a.stmt.Authority.ID, a.stmt.Authority)
