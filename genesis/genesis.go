@@ -51,6 +51,9 @@ type Authority struct {
 	ID, Name string
 	Roles    []string
 	Keys     map[string]ed25519.PublicKey // role -> key
+	// FormatKeys are its signer keys for other formats (EU DCC, SMART
+	// Health Cards).
+	FormatKeys []app.FormatKey
 }
 
 // Input is what a genesis is built from.
@@ -77,7 +80,7 @@ func Build(in Input) (*app.Genesis, []string, error) {
 		programIDs[i] = p.ID
 	}
 	for _, a := range in.Authorities {
-		ga := app.GenesisAuthority{Authority: app.Authority{ID: a.ID, Name: a.Name, Roles: a.Roles, Status: app.StatusActive}}
+		ga := app.GenesisAuthority{Authority: app.Authority{ID: a.ID, Name: a.Name, Roles: a.Roles, Status: app.StatusActive}, FormatKeys: a.FormatKeys}
 		for _, role := range a.Roles {
 			if k, ok := a.Keys[role]; ok {
 				ga.Keys = append(ga.Keys, app.KeySpec{Public: b64(k), Role: role})

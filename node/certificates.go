@@ -21,6 +21,10 @@ import (
 	"github.com/divoc/divoc/api"
 	"github.com/divoc/divoc/app"
 	"github.com/divoc/divoc/credential"
+	"github.com/divoc/divoc/credential/dcc"
+	"github.com/divoc/divoc/credential/divocld"
+	"github.com/divoc/divoc/credential/shc"
+	"github.com/divoc/divoc/credential/vccose"
 	"github.com/divoc/divoc/credential/vcjwt"
 	"github.com/divoc/divoc/divocfmt"
 	"github.com/divoc/divoc/ingest"
@@ -171,11 +175,29 @@ func (s *Service) Verify(_ context.Context, cred string) (*api.Verification, err
 		return nil, err
 	}
 	out := &api.Verification{Format: "vc+jwt", CheckedAt: time.Now().UTC(), Height: snap.Height}
+	done := func() (*api.Verification, error) {
+		out.Valid = len(out.Checks) > 0
+		for _, c := range out.Checks {
+			out.Valid = out.Valid && c.OK
+		}
+		return out, nil
+	}
+	// Which format: an EU DCC, a SMART Health Card (numeric QR, file or
+	// JWS with zip DEF), a legacy DIVOC JSON-LD certificate (or its zipped
+	// QR), a vc+cose (base64 COSE_Sign1), or a vc+jwt (or its DV1: form).
 	switch {
-	case strings.HasPrefix(cred, "HC1:"):
-		out.Format = "eu-dcc"
-	case strings.HasPrefix(cred, "shc:/"):
-		out.Format = "smart-health-card"
+	case strings.HasPrefix(cred, dcc.Prefix):
+		s.verifyDCC(snap, cred, out)
+		return done()
+	case shc.Recognize([]byte(cred)):
+		s.verifySHC(snap, []byte(cred), out)
+		return done()
+	case divocld.Recognize([]byte(cred)):
+		s.verifyLegacy([]byte(cred), out)
+		return done()
+	case isCOSE(cred):
+		s.verifyCOSE(snap, cred, out)
+		return done()
 	}
 	if strings.HasPrefix(cred, vcjwt.CompactPrefix) {
 		token, err := vcjwt.Expand(cred)
@@ -184,10 +206,6 @@ func (s *Service) Verify(_ context.Context, cred string) (*api.Verification, err
 			return out, nil
 		}
 		cred = token
-	}
-	if out.Format != "vc+jwt" {
-		out.Checks = append(out.Checks, api.Check{Name: "format", Code: "unsupported_format", Detail: out.Format + " verification is not supported by this node yet"})
-		return out, nil
 	}
 	var key *app.Key
 	res, verr := vcjwt.Verify(cred, func(kid string) ([]crypto.PublicKey, error) {
@@ -252,6 +270,15 @@ func (s *Service) Verify(_ context.Context, cred string) (*api.Verification, err
 		out.Valid = out.Valid && c.OK
 	}
 	return out, nil
+}
+
+// isCOSE recognises a base64 COSE_Sign1 (tag 18, or the array alone).
+func isCOSE(s string) bool {
+	if strings.ContainsAny(s, ".{") || len(s) < 16 {
+		return false
+	}
+	b, err := vccose.DecodeBase64(s)
+	return err == nil && len(b) > 0 && (b[0] == 0xD2 || b[0] == 0x84 || b[0] == 0xD8)
 }
 
 // issuerAuthorized checks the key belongs to an authority with the issuer

@@ -54,6 +54,19 @@ type Settings struct {
 	// IssuerKey and GovernanceKey are key files (relative to the home).
 	IssuerKey     string `json:"issuer_key"`
 	GovernanceKey string `json:"governance_key,omitempty"`
+	// DCCKey and DCCCert are the EU DCC document signer's ECDSA P-256 key
+	// file and certificate (PEM); SHCKey is the SMART Health Cards ES256 key
+	// file; SHCIssuer is the cards' iss (an https URL); Country is the
+	// ISO 3166 code of the country of vaccination. Without them the node
+	// issues vc+jwt only.
+	DCCKey    string `json:"dcc_key,omitempty"`
+	DCCCert   string `json:"dcc_cert,omitempty"`
+	SHCKey    string `json:"shc_key,omitempty"`
+	SHCIssuer string `json:"shc_issuer,omitempty"`
+	Country   string `json:"country,omitempty"`
+	// LegacyKeys are the public keys (base58 Ed25519) of certificates
+	// DIVOC issued before this ledger, by verificationMethod (e.g. "did:india").
+	LegacyKeys map[string]string `json:"legacy_keys,omitempty"`
 	// BatchSize is how many events the node puts in one transaction when it
 	// signs for a facility (custodial uploads).
 	BatchSize int `json:"batch_size"`

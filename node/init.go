@@ -1,10 +1,14 @@
 package node
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +25,7 @@ import (
 
 	"github.com/divoc/divoc/abci"
 	"github.com/divoc/divoc/app"
+	"github.com/divoc/divoc/credential/dcc"
 	"github.com/divoc/divoc/divocfmt"
 	"github.com/divoc/divoc/genesis"
 	"github.com/divoc/divoc/ingest"
@@ -116,6 +121,9 @@ func Init(o InitOptions) (err error) {
 	}
 	s.IssuerKey = rel(h, h.AuthorityKey(s.IssuerID, app.RoleIssuer))
 	s.GovernanceKey = rel(h, h.AuthorityKey(s.IssuerID, app.RoleGovernance))
+	if auth.FormatKeys, err = makeFormatSigners(h, &s); err != nil {
+		return err
+	}
 
 	pk := ingest.NewPseudonymKey()
 	if err := pk.Save(h.PseudonymKey()); err != nil {
@@ -197,6 +205,72 @@ func Init(o InitOptions) (err error) {
 	fmt.Fprintf(o.Out, "initialized %s: chain %s, %d facilities, %d vaccinators, %d programs, %d vaccines\n",
 		h, o.ChainID, len(g.Facilities), len(g.Vaccinators), len(g.Programs), len(g.Vaccines))
 	return SaveSettings(h, s)
+}
+
+// makeFormatSigners makes the authority's signers for the EU DCC (a CSCA and
+// a document signer certificate allowed to sign vaccination certificates,
+// valid two years) and SMART Health Cards (an ES256 key), and returns their
+// ledger entries. A real deployment imports its country's DSC instead.
+func makeFormatSigners(h Home, s *Settings) ([]app.FormatKey, error) {
+	now := time.Now().UTC()
+	if s.Country == "" {
+		s.Country = "IN"
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := dcc.NewCSCA(caKey, s.Country, s.IssuerName+" CSCA", now.Add(-time.Hour), now.AddDate(10, 0, 0))
+	if err != nil {
+		return nil, err
+	}
+	dscKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	dsc, err := ca.NewDocumentSigner(dscKey, s.IssuerName+" DSC", now.Add(-time.Hour), now.AddDate(2, 0, 0), dcc.TypeVaccination)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := keys.NewSigner(dscKey)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(h.Keys(), "authorities")
+	keyPath, certPath := filepath.Join(dir, s.IssuerID+"-dcc.json"), filepath.Join(dir, s.IssuerID+"-dcc.pem")
+	if err := keys.Save(keyPath, signer, app.AuthorityOwner(s.IssuerID), "dcc"); err != nil {
+		return nil, err
+	}
+	pemBytes := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: dsc.Certificate().Raw}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Certificate.Raw})...)
+	if err := os.WriteFile(certPath, pemBytes, 0o644); err != nil {
+		return nil, err
+	}
+	dccKey, err := app.NewDCCKey(s.IssuerID, dsc.Certificate().Raw)
+	if err != nil {
+		return nil, err
+	}
+	shcSigner, err := keys.Generate(keys.AlgES256)
+	if err != nil {
+		return nil, err
+	}
+	shcPath := filepath.Join(dir, s.IssuerID+"-shc.json")
+	if err := keys.Save(shcPath, shcSigner, app.AuthorityOwner(s.IssuerID), "shc"); err != nil {
+		return nil, err
+	}
+	pkix, err := x509.MarshalPKIXPublicKey(shcSigner.Public())
+	if err != nil {
+		return nil, err
+	}
+	shcKey, err := app.NewSHCKey(s.IssuerID, pkix)
+	if err != nil {
+		return nil, err
+	}
+	s.DCCKey, s.DCCCert, s.SHCKey = rel(h, keyPath), rel(h, certPath), rel(h, shcPath)
+	if s.SHCIssuer == "" {
+		s.SHCIssuer = "https://divoc.example/issuers/" + s.IssuerID
+	}
+	return []app.FormatKey{dccKey, shcKey}, nil
 }
 
 // CometConfig is CometBFT's configuration for this node, tuned for

@@ -31,6 +31,7 @@ type Service struct {
 	metrics   *Metrics
 	issuer    *keys.Signer
 	governor  *keys.Signer // nil when this node holds no governance key
+	formats   *formatSigners
 	pseudonym ingest.PseudonymKey
 
 	adminToken     string
@@ -61,6 +62,9 @@ func NewService(h Home, s Settings, a *app.App, v *vault.Vault, l *Ledger, m *Me
 	}
 	svc := &Service{home: h, settings: s, app: a, vault: v, ledger: l, metrics: m, issuer: issuer, pseudonym: pk,
 		facilityTokens: map[string]string{}, facilityKeys: map[string]*keys.Signer{}, inflight: map[string]int{}, closed: make(chan struct{})}
+	if svc.formats, err = loadFormatSigners(h, s, pk); err != nil {
+		return nil, err
+	}
 	if s.GovernanceKey != "" {
 		if svc.governor, err = keys.Load(h.Resolve(s.GovernanceKey)); err != nil {
 			return nil, fmt.Errorf("governance key: %w", err)

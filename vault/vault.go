@@ -24,6 +24,7 @@ const (
 	pVaccinat = "vacc/"   // vacc/<code>          -> divocfmt.Vaccinator
 	pErased   = "erased/" // erased/<id>          -> time
 	pNote     = "note/"   // note/<id>            -> an operator note
+	pRID      = "rid/"    // rid/<rid>            -> certificate id of a health card
 )
 
 // PutNote keeps an operator's note about a certificate (why it was revoked
@@ -44,6 +45,26 @@ func (v *Vault) Note(id string) string {
 		return ""
 	}
 	return n["text"]
+}
+
+// PutRID records which certificate a SMART Health Card's revocation id
+// stands for (the rid is a keyed hash of the id, so it cannot be read
+// back).
+func (v *Vault) PutRID(rid, id string) error {
+	return v.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(pRID+rid), []byte(id)) })
+}
+
+// RID returns the certificate of a revocation id ("" if unknown).
+func (v *Vault) RID(rid string) string {
+	var id string
+	_ = v.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(pRID + rid))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(b []byte) error { id = string(b); return nil })
+	})
+	return id
 }
 
 // ErrNotFound is returned for a missing entry.
