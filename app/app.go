@@ -98,6 +98,8 @@ type CommittedBlock struct {
 	AppHash  []byte
 	TxHashes []string
 	Results  []*TxResult
+	// Events is the block's journal (see journal.go).
+	Events []BlockEvent
 }
 
 // Open loads the state in opts.Dir, creating it if absent.
@@ -276,6 +278,14 @@ func (a *App) FinalizeBlock(b Block) ([]*TxResult, []byte, error) {
 	}
 	c := &execCtx{app: a, height: b.Height, time: p.time, chain: a.chain, params: a.params, kv: a.tree, blk: p.blk}
 	c.flushCounts()
+	c.flushSafety()
+	if len(p.blk.events) > 0 {
+		for i := range p.blk.events {
+			p.blk.events[i].Height = b.Height
+		}
+		j, _ := json.Marshal(p.blk.events)
+		c.ixSetRaw(journalKey(b.Height), j)
+	}
 	p.appHash = a.tree.WorkingHash()
 	a.pending = p
 	return p.results, p.appHash, nil
@@ -374,7 +384,7 @@ func (a *App) Commit() error {
 	if err := a.snapshot(); err != nil {
 		return err
 	}
-	cb := &CommittedBlock{Height: p.height, Time: p.time, AppHash: hash, TxHashes: p.hashes, Results: p.results}
+	cb := &CommittedBlock{Height: p.height, Time: p.time, AppHash: hash, TxHashes: p.hashes, Results: p.results, Events: p.blk.events}
 	a.commitMu.Lock()
 	ls := a.listeners
 	a.commitMu.Unlock()

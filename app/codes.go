@@ -61,6 +61,8 @@ const (
 	CodeBoosterNotDue          Code = "booster_not_due"
 	CodeFacilityOverCap        Code = "facility_over_cap"
 	CodeDistrictOverCap        Code = "district_over_cap"
+	CodeBatchSuspended         Code = "batch_suspended"
+	CodeFeedbackExists         Code = "feedback_exists"
 )
 
 // txCodes lists whole-transaction codes; a code's ABCI number is its index

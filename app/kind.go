@@ -40,6 +40,10 @@ func decodeBody(tx *Tx) (body, *Error) {
 		return decodeRevoke(tx)
 	case KindSupersede:
 		return decodeSupersede(tx)
+	case KindAEFI:
+		return decodeAEFI(tx)
+	case KindFeedback:
+		return decodeFeedback(tx)
 	case KindPropose:
 		return decodePropose(tx)
 	case KindApprove:

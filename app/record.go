@@ -189,9 +189,12 @@ func (r *recordTx) apply(c *execCtx, keys []*Key) *TxResult {
 			c.ixSet(doseKey(ev.Recipient, ev.Program, ev.Dose), DoseRecord{At: at, Certificate: cert, Date: ev.Date, Facility: r.stmt.Facility, Vaccine: ev.Vaccine})
 			c.blk.counts[CountKey(ev.Date, fac.Code, ev.Program)]++
 			c.blk.counts[DistrictCountKey(ev.Date, fac.State, fac.District, ev.Program)]++
+			c.blk.batchDoses[BatchSafetyKey(ev.Vaccine, ev.Batch)]++
 		}
 		res.Items[i] = item
 		leaves[i] = RecordLeaf{Anchor: anchor, Event: *ev, Index: i, Result: item.Code}.Hash()
+		c.blk.events = append(c.blk.events, BlockEvent{Kind: EventVaccination, At: at, Code: item.Code, Certificate: item.Certificate, Event: ev, Facility: fac.Code,
+			District: fac.District, State: fac.State, Date: ev.Date, Vaccine: ev.Vaccine, Batch: ev.Batch})
 	}
 	c.blk.totals.EventsAccepted += int64(accepted)
 	c.blk.totals.EventsRejected += int64(len(events) - accepted)
@@ -260,6 +263,9 @@ func (r *recordTx) checkEvent(c *execCtx, ev *Event, anchor *Anchor, blockDay ti
 	}
 	if !contains(prog.Vaccines, ev.Vaccine) {
 		return fail(CodeVaccineNotApproved, "vaccine %s is not approved for program %s", ev.Vaccine, ev.Program)
+	}
+	if b, suspended := c.batchSuspended(ev.Vaccine, ev.Batch); suspended {
+		return fail(CodeBatchSuspended, "batch %s of %s is suspended (%s)", ev.Batch, ev.Vaccine, b.Reason)
 	}
 	vr, err := c.vaccinator(ev.Vaccinator)
 	if err != nil || vr == nil || vr.Status != StatusActive {

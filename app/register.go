@@ -48,12 +48,16 @@ func lookupChange(kind string) (changeKind, bool) {
 		return changeKind{TypSetPhase, decodePhaseChange}, true
 	case KindSetValidator:
 		return changeKind{TypSetValidator, decodeValidatorChange}, true
+	case KindSetBatch:
+		return changeKind{TypSetBatch, decodeBatchChange}, true
+	case KindSetSafety:
+		return changeKind{TypSetSafety, decodeSafetyChange}, true
 	}
 	return changeKind{}, false
 }
 
 // GovernedKinds lists the kinds governance changes can have.
-var GovernedKinds = []string{KindRegisterAuthority, KindRegisterFacility, KindRegisterVaccinator, KindSetProgram, KindSetVaccine, KindSetDistrict, KindSetPhase, KindSetValidator}
+var GovernedKinds = []string{KindRegisterAuthority, KindRegisterFacility, KindRegisterVaccinator, KindSetProgram, KindSetVaccine, KindSetDistrict, KindSetPhase, KindSetValidator, KindSetBatch, KindSetSafety}
 
 // PartTypeOf returns the part type of a governed kind's statement.
 func PartTypeOf(kind string) string {

@@ -116,5 +116,6 @@ func revokeOne(c *execCtx, issuer, id, reason, status, supersededBy string) Item
 		return ItemResult{Certificate: id, Code: CodeAlreadyRevoked, Reason: fmt.Sprintf("certificate %s is already %s (height %d)", id, st.Status, st.Height)}
 	}
 	c.setJSON(StatusKey(id), CertStatus{Height: c.height, Reason: reason, Status: status, SupersededBy: supersededBy})
+	c.blk.events = append(c.blk.events, BlockEvent{Kind: EventRevocation, Certificate: id, Status: status, Reason: reason, Facility: rec.Facility, Date: rec.Event.Date, Vaccine: rec.Event.Vaccine, Batch: rec.Event.Batch})
 	return ItemResult{Certificate: id, Code: OK}
 }

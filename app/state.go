@@ -184,10 +184,15 @@ type blockState struct {
 	countBase map[string]int64
 	// validatorUpdates are the block's validator changes, for CometBFT.
 	validatorUpdates []Validator
+	// batchDoses counts the block's accepted doses per batch-safety key.
+	batchDoses map[string]int64
+	// events is the block's journal: what analytics and the event stream
+	// learn of it (no personal data).
+	events []BlockEvent
 }
 
 func newBlockState() *blockState {
-	return &blockState{ixValues: map[string][]byte{}, cache: map[string]any{}, counts: map[string]int64{}, countBase: map[string]int64{}}
+	return &blockState{ixValues: map[string][]byte{}, cache: map[string]any{}, counts: map[string]int64{}, countBase: map[string]int64{}, batchDoses: map[string]int64{}}
 }
 
 func (c *execCtx) get(key string) ([]byte, error) {

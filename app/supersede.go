@@ -114,5 +114,6 @@ func (s *supersedeTx) correct(c *execCtx, i int, cr Correction) ItemResult {
 		Anchor: BatchRef{Height: c.height, Tx: c.txIdx, Pos: i}, Event: ev, EventAt: old.EventAt, Facility: old.Facility,
 		Hash: cr.New.Hash, ID: cr.New.Certificate, Issuer: s.stmt.Issuer, Kind: KindSupersede, Replaces: cr.Old,
 	})
+	c.blk.events = append(c.blk.events, BlockEvent{Kind: EventCertificate, Certificate: cr.New.Certificate, Replaces: cr.Old, Facility: old.Facility, Date: ev.Date, Vaccine: ev.Vaccine, Batch: ev.Batch})
 	return ItemResult{Certificate: cr.New.Certificate, Code: OK}
 }
