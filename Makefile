@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/divoc
 
-.PHONY: build demo test vet fmt bench clean
+.PHONY: build demo test vet fmt bench clean localnet localnet-stop localnet-status
 
 build:
 	$(GO) build -o $(BIN) ./cmd/divoc
@@ -12,14 +12,27 @@ build:
 demo: build
 	./$(BIN) demo
 
-# The test command (.ci/run calls exactly this).
+# The test command (.ci/run calls exactly this). It installs Chromium for the
+# dashboard's browser test if missing (DIVOC_SKIP_BROWSER=1: neither).
 test:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (echo "gofmt needed:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
+	./scripts/install-chromium.sh
 	$(GO) test -count=1 -timeout 15m ./...
 
 bench: build
 	./$(BIN) bench ingest
+
+# Four validators, one per agency, as separate processes on loopback ports
+# (localnet/network.json; homes under localnet/data, created on first use).
+localnet: build
+	./$(BIN) localnet start
+
+localnet-stop: build
+	./$(BIN) localnet stop
+
+localnet-status: build
+	./$(BIN) localnet status
 
 clean:
 	rm -rf bin .demo

@@ -68,6 +68,11 @@ var Routes = []Route{
 	{"POST", "/v1/certificates/{id}/revoke", "admin", "Revoke a certificate", (*server).revoke},
 	{"POST", "/v1/verify", "public", "Verify a credential (vc+jwt text, JSON, or a QR PNG)", (*server).verify},
 	{"GET", "/v1/trust/jwks", "public", "Issuer keys registered on the ledger (JWKS)", (*server).jwks},
+	{"GET", "/v1/certificates/{id}/status", "public", "A certificate's status; with proof=true a status receipt that verifies offline", (*server).certificateStatus},
+	{"GET", "/v1/trust/validators", "public", "The validator set to pin for verifying receipts (genesis or current)", (*server).trustValidators},
+	{"GET", "/v1/trust/list", "public", "Issuer keys as a JWKS with each ledger entry's proof against a signed header", (*server).trustList},
+	{"GET", "/v1/revocations/snapshot", "public", "Every revoked and superseded certificate id at a height, with a proof of their count", (*server).revocationSnapshot},
+	{"GET", "/v1/audit/certificates/{id}", "public", "A certificate's full ledger history: each signed statement with its block, transaction and proofs", (*server).auditCertificate},
 
 	// Rollout: registries and policies, changed by governance.
 	{"GET", "/v1/facilities", "public", "Facilities on the ledger", (*server).listFacilities},
@@ -87,6 +92,24 @@ var Routes = []Route{
 	{"POST", "/v1/governance/proposals", "admin", "Propose any governed change (kind and statement)", (*server).propose},
 	{"POST", "/v1/governance/proposals/{id}/approve", "admin", "Approve a pending proposal as this node's authority", (*server).approve},
 	{"GET", "/v1/recipients/{ref}/schedule", "public", "A recipient's doses and when the next is due", (*server).schedule},
+
+	// SMART Health Cards: the issuer's keys and revocation list, where
+	// verifiers look for them (under the cards' iss).
+	{"GET", "/.well-known/jwks.json", "public", "SMART Health Cards keys on the ledger (JWKS)", (*server).shcKeys},
+	{"GET", "/.well-known/crl/{kid}.json", "public", "SMART Health Cards revocation list of a key", (*server).shcCRL},
+
+	// Feedback, adverse events, safety signals and analytics.
+	{"GET", "/v1/sideEffects", "public", "The codes of adverse event reports (symptoms, seriousness, ...)", (*server).sideEffects},
+	{"POST", "/v1/feedback", "public", "Feedback on a vaccination, by its holder (with the credential) or facility (token)", (*server).feedback},
+	{"POST", "/v1/aefi", "public", "Report an adverse event following immunization (holder or facility)", (*server).aefi},
+	{"GET", "/v1/aefi", "public", "Adverse event counts by batch, district or day (no personal data)", (*server).aefiSummary},
+	{"GET", "/v1/signals", "public", "Open safety signals, suspended batches and per-batch counters", (*server).signals},
+	{"GET", "/v1/analytics/summary", "public", "Counts of doses, certificates, revocations, feedback and AEFI by a dimension", (*server).summary},
+	{"GET", "/v1/events/stream", "public", "Committed events as Server-Sent Events, resumable from a height", (*server).stream},
+
+	// The dashboard: a page over the analytics routes and the event stream.
+	{"GET", "/dashboard", "public", "A live dashboard of the drive (HTML)", (*server).dashboard},
+	{"GET", "/dashboard/{asset}", "public", "The dashboard's script and stylesheet", (*server).dashboardAsset},
 }
 
 // New returns the API handler.
@@ -210,6 +233,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (to flush
+// event streams).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func itoa(n int64) string {
 	b, _ := json.Marshal(n)

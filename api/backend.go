@@ -138,3 +138,93 @@ type Registry struct {
 	Facilities            []app.Facility `json:"facilities"`
 	Height                int64          `json:"height"`
 }
+
+// Counts are the analytics of a group of events.
+type Counts struct {
+	Doses        int64 `json:"doses"`
+	Certificates int64 `json:"certificates"`
+	Refused      int64 `json:"refused"`
+	Revocations  int64 `json:"revocations"`
+	Feedback     int64 `json:"feedback"`
+	AEFI         int64 `json:"aefi"`
+	SeriousAEFI  int64 `json:"serious_aefi"`
+}
+
+// Add sums o into c.
+func (c *Counts) Add(o Counts) {
+	c.Doses += o.Doses
+	c.Certificates += o.Certificates
+	c.Refused += o.Refused
+	c.Revocations += o.Revocations
+	c.Feedback += o.Feedback
+	c.AEFI += o.AEFI
+	c.SeriousAEFI += o.SeriousAEFI
+}
+
+// Summary is GET /v1/analytics/summary.
+type Summary struct {
+	By     string       `json:"by"`
+	From   string       `json:"from,omitempty"`
+	To     string       `json:"to,omitempty"`
+	Height int64        `json:"height"`
+	Rows   []SummaryRow `json:"rows"`
+	Total  Counts       `json:"total"`
+}
+
+// SummaryRow is one value of the dimension.
+type SummaryRow struct {
+	Key string `json:"key"`
+	Counts
+}
+
+// FeedbackInput is POST /v1/feedback.
+type FeedbackInput struct {
+	Certificate string `json:"certificate"`
+	// Credential proves the caller holds the certificate (its vc+jwt or QR
+	// text); a facility may send its token instead.
+	Credential string `json:"credential,omitempty"`
+	Rating     int    `json:"rating"`
+	Courtesy   int    `json:"courtesy"`
+	Wait       string `json:"wait"`
+	Comment    string `json:"comment,omitempty"` // kept in the vault, never on the ledger
+}
+
+// AEFIInput is POST /v1/aefi.
+type AEFIInput struct {
+	Certificate string   `json:"certificate"`
+	Credential  string   `json:"credential,omitempty"`
+	Symptoms    []string `json:"symptoms"`
+	Onset       string   `json:"onset_date"`
+	Severity    string   `json:"severity"`
+	Seriousness []string `json:"seriousness,omitempty"`
+	Outcome     string   `json:"outcome"`
+	Reporter    string   `json:"reporter"`
+	Narrative   string   `json:"narrative,omitempty"` // kept in the vault, never on the ledger
+}
+
+// ReportResult is a recorded report.
+type ReportResult struct {
+	Certificate string `json:"certificate"`
+	Hash        string `json:"hash"`
+	Height      int64  `json:"height"`
+	Note        string `json:"note,omitempty"`
+}
+
+// SideEffects is GET /v1/sideEffects: the codes reports use.
+type SideEffects struct {
+	Symptoms    []string `json:"symptoms"`
+	Seriousness []string `json:"seriousness"`
+	Severities  []string `json:"severities"`
+	Outcomes    []string `json:"outcomes"`
+	Reporters   []string `json:"reporters"`
+	WaitTimes   []string `json:"wait_times"`
+}
+
+// Signals is GET /v1/signals.
+type Signals struct {
+	Height    int64             `json:"height"`
+	Policy    app.SafetyPolicy  `json:"policy"`
+	Open      []app.Signal      `json:"open"`
+	Suspended []app.BatchStatus `json:"suspended"`
+	Batches   []app.BatchSafety `json:"batches"`
+}

@@ -182,6 +182,9 @@ func (s *server) certificate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if f := r.URL.Query().Get("format"); f != "" && f != "jwt" && f != "json" {
+		return s.certificateIn(w, r, c, f)
+	}
 	if r.URL.Query().Get("format") == "jwt" || strings.Contains(r.Header.Get("Accept"), "application/vc+jwt") {
 		if err := s.holderAccess(r, c); err != nil {
 			return err
@@ -206,6 +209,9 @@ func (s *server) certificateQR(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.holderAccess(r, c); err != nil {
 		return err
+	}
+	if f := r.URL.Query().Get("format"); f != "" && f != "jwt" && f != "vc-jwt" {
+		return s.qrOf(w, c, f)
 	}
 	if c.Credential == "" {
 		return NewProblem(http.StatusNotFound, CodeNotFound, "this node does not hold the credential of certificate "+c.ID)

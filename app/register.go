@@ -56,6 +56,34 @@ func lookupChange(kind string) (changeKind, bool) {
 	return changeKind{}, false
 }
 
+// NewStatement returns a new, empty statement of a governed kind (nil for
+// any other kind), for decoding one.
+func NewStatement(kind string) any {
+	switch kind {
+	case KindRegisterAuthority:
+		return &RegisterAuthorityStatement{}
+	case KindRegisterFacility:
+		return &RegisterFacilityStatement{}
+	case KindRegisterVaccinator:
+		return &RegisterVaccinatorStatement{}
+	case KindSetProgram:
+		return &SetProgramStatement{}
+	case KindSetVaccine:
+		return &SetVaccineStatement{}
+	case KindSetDistrict:
+		return &SetDistrictStatement{}
+	case KindSetPhase:
+		return &SetPhaseStatement{}
+	case KindSetValidator:
+		return &SetValidatorStatement{}
+	case KindSetBatch:
+		return &SetBatchStatement{}
+	case KindSetSafety:
+		return &SetSafetyStatement{}
+	}
+	return nil
+}
+
 // GovernedKinds lists the kinds governance changes can have.
 var GovernedKinds = []string{KindRegisterAuthority, KindRegisterFacility, KindRegisterVaccinator, KindSetProgram, KindSetVaccine, KindSetDistrict, KindSetPhase, KindSetValidator, KindSetBatch, KindSetSafety}
 

@@ -82,3 +82,19 @@ func TestRegisterAuthorityAddsIssuer(t *testing.T) {
 		t.Fatalf("anchor by new issuer: %+v", res[0].Items[0])
 	}
 }
+
+// Every governed kind has a statement type, and its canonical encoding
+// decodes as a change of that kind.
+func TestEveryGovernedKindHasAStatement(t *testing.T) {
+	for _, k := range GovernedKinds {
+		if NewStatement(k) == nil {
+			t.Errorf("%s: no statement type", k)
+		}
+		if _, ok := lookupChange(k); !ok {
+			t.Errorf("%s: no change definition", k)
+		}
+	}
+	if NewStatement(KindRecord) != nil {
+		t.Error("record/v1 is not governed")
+	}
+}

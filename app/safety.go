@@ -312,35 +312,66 @@ func (a *aefiTx) apply(c *execCtx, _ []*Key) *TxResult {
 	return res
 }
 
-func (a *aefiTx) check(c *execCtx, r AEFIReport) ItemResult {
-	bad := func(format string, args ...any) ItemResult {
-		return ItemResult{Code: CodeMalformedEvent, Reason: fmt.Sprintf(format, args...)}
+func (a *aefiTx) check(_ *execCtx, r AEFIReport) ItemResult {
+	if _, reason := r.Problem(); reason != "" {
+		return ItemResult{Code: CodeMalformedEvent, Reason: reason}
 	}
+	return ItemResult{Code: OK}
+}
+
+// Problem names the field of a report that breaks the rules, and why;
+// both empty when the report is well-formed. Nodes check it before
+// signing; the ledger checks it again.
+func (r AEFIReport) Problem() (field, reason string) {
 	switch {
-	case !certIDRE.MatchString(r.Certificate) || !hexRE.MatchString(r.Hash):
-		return bad("certificate id and a 64-hex-digit hash are required")
+	case !certIDRE.MatchString(r.Certificate):
+		return "certificate", "a certificate id is required"
+	case !hexRE.MatchString(r.Hash):
+		return "hash", "a 64-hex-digit hash is required"
 	case len(r.Symptoms) == 0 || len(r.Symptoms) > 20:
-		return bad("1 to 20 symptoms")
+		return "symptoms", "1 to 20 symptoms"
 	case !contains(Severities, r.Severity):
-		return bad("severity %q: want one of %v", r.Severity, Severities)
+		return "severity", fmt.Sprintf("severity %q: want one of %v", r.Severity, Severities)
 	case !contains(Outcomes, r.Outcome):
-		return bad("outcome %q: want one of %v", r.Outcome, Outcomes)
+		return "outcome", fmt.Sprintf("outcome %q: want one of %v", r.Outcome, Outcomes)
 	case !contains(Reporters, r.Reporter):
-		return bad("reporter %q: want one of %v", r.Reporter, Reporters)
+		return "reporter", fmt.Sprintf("reporter %q: want one of %v", r.Reporter, Reporters)
 	case r.Onset < 0 || r.Onset > 365:
-		return bad("onset day %d: 0 to 365 days after the vaccination", r.Onset)
+		return "onset_date", fmt.Sprintf("onset day %d: 0 to 365 days after the vaccination", r.Onset)
 	}
 	for _, s := range r.Symptoms {
 		if !contains(Symptoms, s) {
-			return bad("symptom %q is not a code of the list", s)
+			return "symptoms", fmt.Sprintf("symptom %q is not a code of the list", s)
 		}
 	}
 	for _, s := range r.Seriousness {
 		if !contains(Seriousness, s) {
-			return bad("seriousness %q: want one of %v", s, Seriousness)
+			return "seriousness", fmt.Sprintf("seriousness %q: want one of %v", s, Seriousness)
 		}
 	}
-	return ItemResult{Code: OK}
+	return "", ""
+}
+
+// Problem names the field of feedback that breaks the rules, and why.
+func (f Feedback) Problem() (field, reason string) {
+	switch {
+	case !certIDRE.MatchString(f.Certificate):
+		return "certificate", "a certificate id is required"
+	case !hexRE.MatchString(f.Hash):
+		return "hash", "a 64-hex-digit hash is required"
+	case f.Rating < 1 || f.Rating > 5:
+		return "rating", "rating 1-5"
+	case f.Courtesy < 1 || f.Courtesy > 5:
+		return "courtesy", "courtesy 1-5"
+	case !contains(WaitTimes, f.Wait):
+		return "wait", fmt.Sprintf("wait %q: want one of %v", f.Wait, WaitTimes)
+	}
+	return "", ""
+}
+
+func fbProblem(f Feedback) string {
+	_, reason := f.Problem()
+	return reason
 }
 
 type feedbackTx struct {
@@ -387,8 +418,8 @@ func (f *feedbackTx) apply(c *execCtx, _ []*Key) *TxResult {
 		item := ItemResult{Code: OK, Certificate: fb.Certificate}
 		var rec CertRecord
 		switch {
-		case !certIDRE.MatchString(fb.Certificate) || !hexRE.MatchString(fb.Hash) || fb.Rating < 1 || fb.Rating > 5 || fb.Courtesy < 1 || fb.Courtesy > 5 || !contains(WaitTimes, fb.Wait):
-			item = ItemResult{Certificate: fb.Certificate, Code: CodeMalformedEvent, Reason: fmt.Sprintf("rating and courtesy 1-5, wait one of %v, a certificate id and a hash", WaitTimes)}
+		case fbProblem(fb) != "":
+			item = ItemResult{Certificate: fb.Certificate, Code: CodeMalformedEvent, Reason: fbProblem(fb)}
 		default:
 			if found, _ := c.ixGet(certKey(fb.Certificate), &rec); !found {
 				item = ItemResult{Certificate: fb.Certificate, Code: CodeUnknownCert, Reason: fmt.Sprintf("certificate %q is not anchored on the ledger", fb.Certificate)}

@@ -49,24 +49,9 @@ func canonicalStatement(kind string, statement any) ([]byte, error) {
 		}
 	}
 	// Decode into the kind's statement type and encode canonically.
-	var v any
-	switch kind {
-	case app.KindRegisterAuthority:
-		v = &app.RegisterAuthorityStatement{}
-	case app.KindRegisterFacility:
-		v = &app.RegisterFacilityStatement{}
-	case app.KindRegisterVaccinator:
-		v = &app.RegisterVaccinatorStatement{}
-	case app.KindSetProgram:
-		v = &app.SetProgramStatement{}
-	case app.KindSetVaccine:
-		v = &app.SetVaccineStatement{}
-	case app.KindSetDistrict:
-		v = &app.SetDistrictStatement{}
-	case app.KindSetPhase:
-		v = &app.SetPhaseStatement{}
-	default:
-		return nil, api.NewProblem(http.StatusBadRequest, string(app.CodeUnknownKind), fmt.Sprintf("%q is not a governed kind", kind))
+	v := app.NewStatement(kind)
+	if v == nil {
+		return nil, api.NewProblem(http.StatusBadRequest, string(app.CodeUnknownKind), fmt.Sprintf("%q is not a governed kind: want one of %v", kind, app.GovernedKinds))
 	}
 	if err := strictjson.CheckNoDuplicateKeys(raw); err != nil {
 		return nil, api.NewProblem(http.StatusBadRequest, "duplicate_key", err.Error()).WithField("statement", "json")

@@ -20,6 +20,10 @@ type Metrics struct {
 	RowErrors     *prometheus.CounterVec // by code
 	SubmitLatency prometheus.Histogram
 	HTTPDuration  *prometheus.HistogramVec // by route and status class
+	Doses         *prometheus.CounterVec   // by program and vaccine
+	AEFI          *prometheus.CounterVec   // by seriousness criterion ("none" when not serious)
+	Feedback      prometheus.Counter
+	Signals       prometheus.Counter
 }
 
 // NewMetrics registers the metrics in reg.
@@ -40,8 +44,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time from submitting a transaction to its commit.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)}),
 		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "divoc", Name: "http_request_duration_seconds",
 			Help: "API request latency by route and status class.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 9)}, []string{"route", "code"}),
+		Doses: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "divoc", Name: "doses_total",
+			Help: "Doses recorded on the ledger, by program and vaccine."}, []string{"program", "vaccine"}),
+		AEFI: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "divoc", Name: "aefi_total",
+			Help: "Adverse event reports recorded, by seriousness criterion (none: not serious; a report with two criteria counts under both)."}, []string{"seriousness"}),
+		Feedback: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "divoc", Name: "feedback_total", Help: "Feedback recorded."}),
+		Signals:  prometheus.NewCounter(prometheus.CounterOpts{Namespace: "divoc", Name: "safety_signals_opened_total", Help: "Safety signals opened on vaccine batches."}),
 	}
-	reg.MustRegister(m.Height, m.Events, m.Transactions, m.Certificates, m.Revocations, m.Uploads, m.RowErrors, m.SubmitLatency, m.HTTPDuration)
+	reg.MustRegister(m.Height, m.Events, m.Transactions, m.Certificates, m.Revocations, m.Uploads, m.RowErrors, m.SubmitLatency, m.HTTPDuration,
+		m.Doses, m.AEFI, m.Feedback, m.Signals)
 	return m
 }
 
@@ -66,6 +77,25 @@ func (m *Metrics) observeBlock(b *app.CommittedBlock) {
 					m.Revocations.Inc()
 				}
 			}
+		}
+	}
+	for _, e := range b.Events {
+		switch e.Kind {
+		case app.EventVaccination:
+			if e.Code == app.OK && e.Event != nil {
+				m.Doses.WithLabelValues(e.Event.Program, e.Vaccine).Inc()
+			}
+		case app.EventAEFI:
+			if len(e.Seriousness) == 0 {
+				m.AEFI.WithLabelValues("none").Inc()
+			}
+			for _, s := range e.Seriousness {
+				m.AEFI.WithLabelValues(s).Inc()
+			}
+		case app.EventFeedback:
+			m.Feedback.Inc()
+		case app.EventSignal:
+			m.Signals.Inc()
 		}
 	}
 }

@@ -132,16 +132,26 @@ func Start(home Home) (*Node, error) {
 	if n.Service, err = NewService(home, s, n.App, n.Vault, n.Ledger, n.Metrics); err != nil {
 		return nil, err
 	}
+	if n.Service.analytics, err = NewAnalytics(n.App, n.Vault); err != nil {
+		return nil, fmt.Errorf("analytics: %w", err)
+	}
+	n.Service.stream = NewStream(n.App)
 	if err := n.Comet.Start(); err != nil {
 		return nil, fmt.Errorf("start CometBFT: %w", err)
 	}
+	// Status receipts read headers and commits from CometBFT's stores.
+	if err := n.Service.AttachChain(n.Comet); err != nil {
+		return nil, err
+	}
 
 	handler := api.New(api.Config{
-		Backend: n.Service, Metrics: reg, MaxBodyBytes: s.MaxBodyBytes, MaxRows: s.MaxRowsPerUpload,
+		Backend: n.apiBackend(), Metrics: reg, MaxBodyBytes: s.MaxBodyBytes, MaxRows: s.MaxRowsPerUpload,
 		AdminToken: n.Service.adminToken, Observe: n.Metrics.observeRequest,
 	})
 	n.api = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	n.apiDone = make(chan error, 1)
+	// Shutdown waits for idle connections; event streams never idle.
+	n.api.RegisterOnShutdown(n.Service.stream.Close)
 	go func() { n.apiDone <- n.api.Serve(ln) }()
 	n.listener = nil
 	ok = true
@@ -188,8 +198,13 @@ func (n *Node) Stop() error {
 			n.listener.Close()
 		}
 		if n.api != nil {
+			// Requests still running after the grace period (an upload
+			// waiting for a commit that will not come) are cut off: a
+			// stop must not hang on a client.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			errs = append(errs, n.api.Shutdown(ctx))
+			if err := n.api.Shutdown(ctx); err != nil {
+				n.api.Close()
+			}
 			cancel()
 		}
 		if n.Service != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/divoc/divoc/api"
@@ -32,7 +33,11 @@ type Service struct {
 	issuer    *keys.Signer
 	governor  *keys.Signer // nil when this node holds no governance key
 	formats   *formatSigners
-	pseudonym ingest.PseudonymKey
+	analytics *Analytics
+	stream    *Stream
+	// receiptChain reads signed headers (see AttachChain).
+	receiptChain atomic.Pointer[receiptState]
+	pseudonym    ingest.PseudonymKey
 
 	adminToken     string
 	facilityTokens map[string]string

@@ -25,6 +25,7 @@ const (
 	pErased   = "erased/" // erased/<id>          -> time
 	pNote     = "note/"   // note/<id>            -> an operator note
 	pRID      = "rid/"    // rid/<rid>            -> certificate id of a health card
+	pReport   = "report/" // report/<kind>/<hash> -> a feedback or AEFI report as submitted
 )
 
 // PutNote keeps an operator's note about a certificate (why it was revoked
@@ -45,6 +46,12 @@ func (v *Vault) Note(id string) string {
 		return ""
 	}
 	return n["text"]
+}
+
+// PutReport keeps a report (feedback or an adverse event) as submitted,
+// free text and all, under the hash the ledger records.
+func (v *Vault) PutReport(kind, hash string, report []byte) error {
+	return v.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(pReport+kind+"/"+hash), report) })
 }
 
 // PutRID records which certificate a SMART Health Card's revocation id

@@ -15,18 +15,27 @@ import (
 
 func benchCmd() *cobra.Command {
 	c := &cobra.Command{Use: "bench", Short: "Benchmarks on a local single-node network"}
-	var events, preload, facilities, parallel, chunk int
+	var events, preload, facilities, parallel, chunk, validators int
 	var home, cpuProfile string
+	var timeoutCommit time.Duration
 	ingestCmd := &cobra.Command{
 		Use:   "ingest [--events N] [--preload M]",
 		Short: "Events committed per second, with certificates, and submit-to-commit latency",
 		Long: `bench ingest starts a fresh single-node network, optionally preloads it with M
 certificates, then uploads N more through the HTTP API as the facilities would
 (signed batches) and reports events committed per second and the p50/p99
-latency from submitting a batch to its commit.`,
+latency from submitting a batch to its commit.
+
+With --validators N (e.g. 4) it starts a fresh N-agency localnet instead,
+each validator a separate "divoc start" process on free loopback ports (the
+localnet package's configuration), and spreads the facilities' uploads over
+the N APIs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := context.Background()
+			if validators > 1 {
+				return benchNetwork(ctx, home, validators, events, preload, facilities, parallel, chunk, timeoutCommit)
+			}
 			if home == "" {
 				d, err := os.MkdirTemp("", "divoc-bench-")
 				if err != nil {
@@ -94,6 +103,8 @@ latency from submitting a batch to its commit.`,
 	f.IntVar(&parallel, "parallel", 8, "facilities uploading at once (each sends its batches in order)")
 	f.IntVar(&chunk, "chunk", 1000, "rows per signed upload")
 	f.StringVar(&home, "home", "", "home directory (default: a temporary one, removed after)")
+	f.IntVar(&validators, "validators", 1, "validators: more than 1 starts a localnet of that many processes and spreads uploads over their APIs")
+	f.DurationVar(&timeoutCommit, "timeout-commit", 200*time.Millisecond, "CometBFT's timeout_commit with --validators")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phase (client and node share the process)")
 	c.AddCommand(ingestCmd)
 	return c

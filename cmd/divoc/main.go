@@ -15,13 +15,16 @@ import (
 
 func main() {
 	root := &cobra.Command{
-		Use:           "divoc",
-		Short:         "A permissioned vaccination ledger node: signed vaccination events, anchored certificates",
-		Version:       abci.Version,
+		Use:     "divoc",
+		Short:   "A permissioned vaccination ledger node: signed vaccination events, anchored certificates",
+		Version: abci.Version,
+		Long: `divoc runs a node of a permissioned vaccination ledger and its tools.
+Exit status: 0 on success, 2 on an error; divoc verify exits 1 when the
+credential is not valid.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(initCmd(), startCmd(), demoCmd(), keysCmd(), submitCmd(), verifyCmd(), revokeCmd(), govCmd(), registryCmd(), genDataCmd(), benchCmd())
+	root.AddCommand(initCmd(), startCmd(), demoCmd(), keysCmd(), submitCmd(), verifyCmd(), revokeCmd(), govCmd(), registryCmd(), genDataCmd(), benchCmd(), localnetCmd(), auditCmd())
 	if err := root.Execute(); err != nil {
 		var p *api.Problem
 		if errors.As(err, &p) {
@@ -32,6 +35,6 @@ func main() {
 		} else {
 			fmt.Fprintln(os.Stderr, "error:", err)
 		}
-		os.Exit(1)
+		os.Exit(2)
 	}
 }

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/divoc/divoc/localnet"
+)
+
+func localnetCmd() *cobra.Command {
+	var dir, config string
+	c := &cobra.Command{
+		Use:   "localnet",
+		Short: "A four-agency network on this machine: one validator process per agency on loopback ports",
+		Long: `localnet runs a multi-agency network on one machine. init creates one home per
+agency under --dir (default localnet/data) from the template localnet/network.json:
+a shared genesis naming every agency as an authority (governance and issuer keys
+of its own, governance threshold M of N) and every node as a validator, the
+facilities and vaccinators of generated DIVOC data, and persistent peers between
+all nodes. start runs each node as a separate "divoc start --home DIR/nodeN"
+process; stop stops them; status prints each node's height and app hash.`,
+	}
+	c.PersistentFlags().StringVar(&dir, "dir", filepath.Join("localnet", "data"), "directory of the nodes' homes")
+	c.PersistentFlags().StringVar(&config, "config", filepath.Join("localnet", "network.json"), "network template (agencies, ports, threshold); the built-in one if the file is absent")
+
+	initNet := func() (*localnet.Network, error) {
+		cfg := localnet.DefaultConfig()
+		if _, err := os.Stat(config); err == nil {
+			if cfg, err = localnet.LoadConfig(config); err != nil {
+				return nil, err
+			}
+		}
+		return localnet.Init(dir, cfg, os.Stdout)
+	}
+
+	initC := &cobra.Command{
+		Use:   "init",
+		Short: "Create the nodes' homes, keys and shared genesis",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := initNet()
+			if err != nil {
+				return err
+			}
+			printNodes(n)
+			return nil
+		},
+	}
+
+	var wait time.Duration
+	startC := &cobra.Command{
+		Use:   "start",
+		Short: "Start every node (initializing the network first if needed) and wait for their first block",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := localnet.Load(dir)
+			if err != nil {
+				if _, serr := os.Stat(filepath.Join(dir, localnet.ManifestFile)); !os.IsNotExist(serr) {
+					return err
+				}
+				if n, err = initNet(); err != nil {
+					return err
+				}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
+			defer cancel()
+			for i, nd := range n.Nodes {
+				if pid, ok := n.Running(i); ok {
+					fmt.Printf("%s already running (pid %d)\n", nd.Name, pid)
+					continue
+				}
+				if err := n.Start(i, true); err != nil {
+					return err
+				}
+				pid, _ := n.Running(i)
+				fmt.Printf("%s (%s) started, pid %d, log %s\n", nd.Name, nd.Agency.ID, pid, n.LogPath(i))
+			}
+			for i := range n.Nodes {
+				if err := n.WaitReady(ctx, i); err != nil {
+					return err
+				}
+			}
+			printStatus(n.Status(cmd.Context()))
+			fmt.Printf("\nsample uploads: %s (one CSV per facility; keys in each home's keys/facilities)\n", n.GenData)
+			fmt.Println("stop with: divoc localnet stop   (or make localnet-stop)")
+			return nil
+		},
+	}
+	startC.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for every node's first block")
+
+	var stopWait time.Duration
+	stopC := &cobra.Command{
+		Use:   "stop",
+		Short: "Stop every node (SIGTERM, then SIGKILL after --wait)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := localnet.Load(dir)
+			if err != nil {
+				return err
+			}
+			for i, nd := range n.Nodes {
+				if pid, ok := n.Running(i); ok {
+					fmt.Printf("stopping %s (pid %d)\n", nd.Name, pid)
+				}
+			}
+			err = n.StopAll(stopWait)
+			for i := range n.Nodes {
+				os.Remove(filepath.Join(string(n.Nodes[i].Home), localnet.PIDFile))
+			}
+			if err == nil {
+				fmt.Println("stopped")
+			}
+			return err
+		},
+	}
+	stopC.Flags().DurationVar(&stopWait, "wait", 30*time.Second, "how long each node may take to stop")
+
+	var asJSON bool
+	statusC := &cobra.Command{
+		Use:   "status",
+		Short: "Each node's process, height and app hash (from its /v1/status)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := localnet.Load(dir)
+			if err != nil {
+				return err
+			}
+			st := n.Status(cmd.Context())
+			if asJSON {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(st)
+			return nil
+		},
+	}
+	statusC.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	c.AddCommand(initC, startC, stopC, statusC)
+	return c
+}
+
+func printNodes(n *localnet.Network) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "NODE\tAGENCY\tAPI\tRPC\tP2P\tHOME")
+	for _, nd := range n.Nodes {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", nd.Name, nd.Agency.ID, nd.API, nd.RPC, nd.P2P, nd.Home)
+	}
+	w.Flush()
+}
+
+func printStatus(st []localnet.NodeStatus) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "NODE\tAGENCY\tPID\tAPI\tHEIGHT\tAPP HASH")
+	for _, s := range st {
+		pid := "-"
+		if s.Running {
+			pid = fmt.Sprint(s.PID)
+		}
+		height, hash := fmt.Sprint(s.Height), s.AppHash
+		switch {
+		case s.Error != "" && !s.Running:
+			height, hash = "-", "(stopped)"
+		case s.Error != "":
+			height, hash = "-", "(not answering: "+s.Error+")"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Agency, pid, s.API, height, hash)
+	}
+	w.Flush()
+}
