@@ -122,8 +122,15 @@ func New(cfg Config) http.Handler {
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		NewProblem(http.StatusNotFound, CodeNotFound, "no such route; see /openapi.yaml").Render(w)
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
-		NewProblem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed on this route").Render(w)
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		NewProblem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed on this route; allowed: "+strings.Join(allowed, ", ")).Render(w)
 	})
 	for _, rt := range Routes {
 		rt := rt

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/divoc/divoc/divocfmt"
 )
@@ -24,6 +25,9 @@ type Problem struct {
 	Rule  string `json:"rule,omitempty"`
 	// Errors lists every bad row of an upload.
 	Errors []divocfmt.RowError `json:"errors,omitempty"`
+	// RetryAfter is the Retry-After header of a 429 or 503, in seconds
+	// (1 when unset).
+	RetryAfter int `json:"-"`
 }
 
 func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Code, p.Detail) }
@@ -43,6 +47,9 @@ func (p *Problem) WithField(field, rule string) *Problem {
 func (p *Problem) Render(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if p.Status == http.StatusTooManyRequests || p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(max(p.RetryAfter, 1)))
+	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
 }

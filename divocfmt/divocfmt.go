@@ -63,10 +63,10 @@ type Certificate struct {
 
 // RowError is one problem in one row (CSV) or array element (JSON).
 type RowError struct {
-	Row     int    // as Certificate.Row
-	Field   string // CSV column name, or JSON path such as "[3].vaccination.dose"
-	Code    string // stable snake_case code, one of the Code constants
-	Message string // the rule that failed, for people
+	Row     int    `json:"row"`     // as Certificate.Row
+	Field   string `json:"field"`   // CSV column name, or JSON path such as "[3].vaccination.dose"
+	Code    string `json:"code"`    // stable snake_case code, one of the Code constants
+	Message string `json:"message"` // the rule that failed, for people
 }
 
 func (e RowError) Error() string {

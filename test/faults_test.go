@@ -9,9 +9,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +24,7 @@ import (
 	"github.com/divoc/divoc/client"
 	"github.com/divoc/divoc/localnet"
 	"github.com/divoc/divoc/node"
+	"github.com/divoc/divoc/receipt"
 )
 
 // pauseFor is how long scenario 2 keeps a validator stopped (SIGSTOP).
@@ -326,6 +330,14 @@ func TestFaultsFourValidators(t *testing.T) {
 			fmt.Sprintf("killed at about %d; commits resumed in %s; app hashes agree at %d (%s...); %s", h0, recover.Round(10*time.Millisecond), target, hash[:12], note)})
 	})
 
+	// Issue 7 on the network: status receipts fetched from any node verify
+	// offline against the validator set pinned from genesis, and match the
+	// credential read from the node that issued it.
+	t.Run("status receipts from every node", func(t *testing.T) {
+		c.t = t
+		checkReceipts(ctx, t, c, g, 12)
+	})
+
 	c.t = t
 	stopLoad()
 	for _, p := range g.problems() {
@@ -517,4 +529,76 @@ func governThreeOfFour(ctx context.Context, t *testing.T, c *cluster) {
 		}
 	}
 	t.Log("governance: closing and reopening an eligibility phase each took 3 agencies' approvals through 3 different nodes")
+}
+
+// checkReceipts takes up to n acknowledged certificates and, for each,
+// fetches a status receipt from a node other than the one that issued it
+// and verifies it offline, with the validator set pinned from the genesis
+// file, against the credential the issuing node serves.
+func checkReceipts(ctx context.Context, t *testing.T, c *cluster, g *loadgen, n int) {
+	t.Helper()
+	gen, err := os.ReadFile(node.Home(c.net.Nodes[0].Home).Genesis())
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, err := receipt.ParseTrust(gen)
+	if err != nil {
+		t.Fatalf("pinning the validators from genesis: %v", err)
+	}
+	acked := g.snapshot()
+	ids := make([]string, 0, len(acked))
+	for id := range acked {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	if len(ids) == 0 {
+		t.Fatal("no acknowledged certificates")
+	}
+	ids = ids[:min(n, len(ids))]
+	hc := &http.Client{Timeout: 30 * time.Second}
+	for k, id := range ids {
+		a := acked[id]
+		from := (a.node + 1 + k%(c.size()-1)) % c.size()
+		url := fmt.Sprintf("%s/v1/certificates/%s/status?proof=true", c.net.Nodes[from].API, id)
+		resp, err := hc.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
+		}
+		r, err := receipt.Parse(body)
+		if err != nil {
+			t.Fatalf("receipt of %s from %s: %v", id, c.net.Nodes[from].Name, err)
+		}
+		res, err := receipt.Verify(r, *trust, receipt.Policy{MaxAge: time.Hour})
+		if err != nil {
+			t.Fatalf("receipt of %s from %s does not verify: %v", id, c.net.Nodes[from].Name, err)
+		}
+		if !res.Active() {
+			t.Errorf("receipt of %s from %s: not active", id, c.net.Nodes[from].Name)
+		}
+		cert, err := client.New(c.net.Nodes[a.node].API, c.admin[a.node]).Certificate(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := res.CheckCredential([]byte(cert.Credential)); err != nil {
+			t.Errorf("receipt of %s from %s does not match the credential %s served: %v", id, c.net.Nodes[from].Name, c.net.Nodes[a.node].Name, err)
+		}
+		// The same receipt with the certificate's credential of another
+		// certificate must not match.
+		other := ids[(k+1)%len(ids)]
+		if other != id {
+			oc, err := client.New(c.net.Nodes[acked[other].node].API, c.admin[acked[other].node]).Certificate(ctx, other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.CheckCredential([]byte(oc.Credential)) == nil {
+				t.Errorf("receipt of %s accepted the credential of %s", id, other)
+			}
+		}
+	}
+	t.Logf("%d status receipts fetched from a node other than the issuer verified offline against the validators pinned from genesis", len(ids))
 }
