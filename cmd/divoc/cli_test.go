@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/divoc/divoc/api"
+	"github.com/divoc/divoc/app"
 	"github.com/divoc/divoc/client"
 	"github.com/divoc/divoc/node"
 )
@@ -127,6 +130,46 @@ func TestCommandsAgainstANode(t *testing.T) {
 		t.Fatalf("verify after revocation:\n%s", out)
 	}
 
+	// Correct another certificate of the facility: the new one verifies,
+	// the old one is superseded, naming it.
+	var oldID, oldJWT string
+	for _, c := range ds.Certificates {
+		ids, _ := n.Vault.ByPreEnrollment(fac, c.PreEnrollmentCode)
+		for _, id := range ids {
+			if c, err := admin.Certificate(context.Background(), id); err == nil && id != certID && c.Status == app.CertActive {
+				oldID, oldJWT = id, c.Credential
+			}
+		}
+		if oldID != "" {
+			break
+		}
+	}
+	if oldID == "" {
+		t.Fatal("no second certificate to correct")
+	}
+	if out := run(false, "correct", oldID, "--reason", "typo", "--home", home, "--node", base); !strings.Contains(out, "nothing to correct") {
+		t.Fatalf("correct without a detail:\n%s", out)
+	}
+	out = run(true, "correct", oldID, "--reason", "name misspelt", "--name", "Corrected Name", "--home", home, "--node", base)
+	var newID string
+	if _, err := fmt.Sscanf(out, "certificate %s supersedes", &newID); err != nil || newID == oldID {
+		t.Fatalf("correct:\n%s", out)
+	}
+	newCert, err := admin.Certificate(context.Background(), newID)
+	if err != nil || !strings.Contains(string(mustPayload(t, newCert.Credential)), "Corrected Name") {
+		t.Fatalf("corrected certificate %s: %v", newID, err)
+	}
+	newJWT := filepath.Join(dir, "new.jwt")
+	os.WriteFile(newJWT, []byte(newCert.Credential), 0o644)
+	if out := run(true, "verify", newJWT, "--node", base); !strings.HasPrefix(out, "VALID") {
+		t.Fatalf("verify the corrected certificate:\n%s", out)
+	}
+	oldFile := filepath.Join(dir, "old.jwt")
+	os.WriteFile(oldFile, []byte(oldJWT), 0o644)
+	if out := run(false, "verify", oldFile, "--node", base); !strings.Contains(out, newID) {
+		t.Fatalf("verify the superseded certificate (should name %s):\n%s", newID, out)
+	}
+
 	// Governance and registries.
 	if out := run(true, "gov", "phase", "--program", "C19", "--phase", "phase-3", "--close", "--home", home, "--node", base); !strings.Contains(out, "applied") {
 		t.Fatalf("gov phase:\n%s", out)
@@ -157,4 +200,18 @@ func TestCommandsAgainstANode(t *testing.T) {
 			t.Errorf("/metrics lacks %s", m)
 		}
 	}
+}
+
+// mustPayload decodes a compact JWS's payload.
+func mustPayload(t *testing.T, jws string) []byte {
+	t.Helper()
+	parts := strings.Split(jws, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a compact JWS: %.40q", jws)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -24,7 +24,7 @@ credential is not valid.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(initCmd(), startCmd(), demoCmd(), keysCmd(), submitCmd(), verifyCmd(), revokeCmd(), govCmd(), registryCmd(), genDataCmd(), benchCmd(), localnetCmd(), auditCmd())
+	root.AddCommand(initCmd(), startCmd(), demoCmd(), keysCmd(), submitCmd(), verifyCmd(), revokeCmd(), correctCmd(), govCmd(), registryCmd(), genDataCmd(), benchCmd(), localnetCmd(), auditCmd())
 	if err := root.Execute(); err != nil {
 		var p *api.Problem
 		if errors.As(err, &p) {
