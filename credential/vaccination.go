@@ -116,14 +116,17 @@ type status struct {
 }
 
 // MaskIdentity keeps the scheme and the last four characters of an
-// identity number: did:in.gov.uidai.aadhaar:XXXXXXXX1234.
+// identity number: did:in.gov.uidai.aadhaar:XXXXXXXX1234. A number shorter
+// than eight characters is masked whole: its last four would give most of
+// it away.
 func MaskIdentity(id string) string {
 	i := strings.LastIndex(id, ":")
 	scheme, num := id[:i+1], id[i+1:]
-	if len(num) <= 4 {
-		return id
+	keep := 4
+	if len(num) < 8 {
+		keep = 0
 	}
-	return scheme + strings.Repeat("X", len(num)-4) + num[len(num)-4:]
+	return scheme + strings.Repeat("X", len(num)-keep) + num[len(num)-keep:]
 }
 
 // Document returns the credential as canonical JSON.

@@ -203,7 +203,16 @@ func runDemo(df demoFlags) error {
 	fmt.Printf("block height %d\n", st.Height)
 	fmt.Printf("app hash %s\n", st.AppHash)
 	fmt.Printf("home %s\n", h)
-	fmt.Println("\nTry:")
+	if df.exit {
+		// The node stops when the demo returns: the URLs are for when it
+		// runs again on this home.
+		if s, err := node.LoadSettings(h); err == nil && !strings.HasSuffix(s.APIListen, ":0") {
+			base = "http://" + s.APIListen
+		}
+		fmt.Printf("\nThe node stops now (--exit). Serve this ledger again with `divoc start --home %s`, then try:\n", h)
+	} else {
+		fmt.Println("\nTry:")
+	}
 	for _, u := range []string{
 		base + "/v1/status",
 		base + "/v1/certificates/" + fixed.ID,

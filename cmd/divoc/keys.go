@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/divoc/divoc/app"
 	"github.com/divoc/divoc/keys"
 )
 
@@ -19,6 +22,9 @@ func keysCmd() *cobra.Command {
 		Short: "Generate a key file (a private JWK, mode 0600); prints its kid",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
+			if err := checkKeyOwnerRole(owner, role); err != nil {
+				return err
+			}
 			s, err := keys.Generate(alg)
 			if err != nil {
 				return err
@@ -93,4 +99,25 @@ func keysPublicJWK(path string) any {
 		return nil
 	}
 	return kf.Signer.PublicJWK()
+}
+
+// checkKeyOwnerRole refuses an owner or role the ledger would not accept
+// for the key later: owner is facility/CODE or authority/ID, a facility's
+// key has the facility role and an authority's one of the others.
+func checkKeyOwnerRole(owner, role string) error {
+	roles := []string{app.RoleFacility, app.RoleIssuer, app.RoleGovernance, app.RoleAuditor}
+	if role != "" && !slices.Contains(roles, role) {
+		return fmt.Errorf("--role %q: must be one of %s", role, strings.Join(roles, ", "))
+	}
+	if owner == "" {
+		return nil
+	}
+	kind, id, ok := strings.Cut(owner, "/")
+	if !ok || id == "" || (kind != "facility" && kind != "authority") {
+		return fmt.Errorf("--owner %q: must be facility/CODE or authority/ID", owner)
+	}
+	if role != "" && (kind == "facility") != (role == app.RoleFacility) {
+		return fmt.Errorf("--owner %s with --role %s: a facility's key has the facility role, an authority's key issuer, governance or auditor", owner, role)
+	}
+	return nil
 }
