@@ -2,8 +2,11 @@ package node
 
 import (
 	"fmt"
-	"sort"
+	"math"
+	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/divoc/divoc/api"
 	"github.com/divoc/divoc/app"
@@ -24,8 +27,9 @@ type Analytics struct {
 
 	mu     sync.RWMutex
 	height int64
-	// counts[dimension][value][day]
-	counts map[string]map[string]map[string]*api.Counts
+	// counts[dimension][value]: the value's counts per day, cumulative,
+	// so that any range of days is two binary searches and a subtraction.
+	counts map[string]*dimension
 	total  api.Counts
 	// registry lookups (facility code -> its place and payment mode)
 	places map[string]place
@@ -63,9 +67,9 @@ func NewAnalytics(a *app.App, v *vault.Vault) (*Analytics, error) {
 }
 
 func newAnalytics(a *app.App, v *vault.Vault) *Analytics {
-	an := &Analytics{app: a, vault: v, counts: map[string]map[string]map[string]*api.Counts{}, places: map[string]place{}}
+	an := &Analytics{app: a, vault: v, counts: map[string]*dimension{}, places: map[string]place{}}
 	for _, d := range Dimensions {
-		an.counts[d] = map[string]map[string]*api.Counts{}
+		an.counts[d] = &dimension{index: map[string]*series{}}
 	}
 	return an
 }
@@ -79,6 +83,14 @@ func (an *Analytics) committed(b *app.CommittedBlock) {
 	var snap *app.Snapshot
 	if an.app != nil {
 		snap = an.app.Committed()
+	}
+	if snap != nil && b.Height > an.height+1 {
+		// Blocks this node did not execute: it was restored from a state
+		// sync snapshot. Their journal came with the snapshot.
+		_ = an.app.Journal(snap, an.height+1, b.Height-1, func(_ int64, evs []app.BlockEvent) bool {
+			an.add(snap, evs)
+			return true
+		})
 	}
 	an.add(snap, b.Events)
 	an.height = b.Height
@@ -101,21 +113,83 @@ func (an *Analytics) placeOf(snap *app.Snapshot, facility string) place {
 	return p
 }
 
-func (an *Analytics) bump(dim, value, day string, f func(*api.Counts)) {
+func (an *Analytics) bump(dim, value string, day int32, delta api.Counts) {
 	if value == "" {
 		value = "unknown"
 	}
-	byDay := an.counts[dim][value]
-	if byDay == nil {
-		byDay = map[string]*api.Counts{}
-		an.counts[dim][value] = byDay
+	an.counts[dim].series(value).add(day, delta)
+}
+
+// dimension holds one dimension's values, each with its series, in key
+// order so that a query neither sorts nor chases a map.
+type dimension struct {
+	index  map[string]*series
+	sorted []*series
+}
+
+func (d *dimension) series(value string) *series {
+	if sr := d.index[value]; sr != nil {
+		return sr
 	}
-	c := byDay[day]
-	if c == nil {
-		c = &api.Counts{}
-		byDay[day] = c
+	sr := &series{key: value}
+	d.index[value] = sr
+	i, _ := slices.BinarySearchFunc(d.sorted, value, func(s *series, v string) int { return strings.Compare(s.key, v) })
+	d.sorted = slices.Insert(d.sorted, i, sr)
+	return sr
+}
+
+// series is one value's counts by day: days sorted, cum[i] the sum of
+// days[0..i]. Blocks mostly bring today's events, which append or touch
+// the last day; a backdated event updates the days after its own, at most
+// the backdating window.
+type series struct {
+	key  string
+	days []int32 // dayNumber
+	cum  []api.Counts
+}
+
+// dayNumber is a YYYY-MM-DD date as days since 1970-01-01; no date (or a
+// malformed one) sorts first.
+func dayNumber(date string) int32 {
+	t, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return math.MinInt32
 	}
-	f(c)
+	return int32(t.Unix() / 86400)
+}
+
+func (sr *series) add(day int32, delta api.Counts) {
+	i, _ := slices.BinarySearch(sr.days, day)
+	if i == len(sr.days) || sr.days[i] != day {
+		var base api.Counts
+		if i > 0 {
+			base = sr.cum[i-1]
+		}
+		sr.days = slices.Insert(sr.days, i, day)
+		sr.cum = slices.Insert(sr.cum, i, base)
+	}
+	for k := i; k < len(sr.cum); k++ {
+		sr.cum[k].Add(delta)
+	}
+}
+
+// between sums the days from..to (inclusive).
+func (sr *series) between(from, to int32) api.Counts {
+	lo, _ := slices.BinarySearch(sr.days, from)
+	hi, found := slices.BinarySearch(sr.days, to)
+	if !found {
+		hi--
+	}
+	if hi < lo {
+		return api.Counts{}
+	}
+	c := sr.cum[hi]
+	if lo > 0 {
+		p := sr.cum[lo-1]
+		c = api.Counts{Doses: c.Doses - p.Doses, Certificates: c.Certificates - p.Certificates, Refused: c.Refused - p.Refused,
+			Revocations: c.Revocations - p.Revocations, Feedback: c.Feedback - p.Feedback, AEFI: c.AEFI - p.AEFI, SeriousAEFI: c.SeriousAEFI - p.SeriousAEFI}
+	}
+	return c
 }
 
 // add counts a block's journal (called with the lock held).
@@ -169,14 +243,17 @@ func (an *Analytics) add(snap *app.Snapshot, evs []app.BlockEvent) {
 		if e.District != "" {
 			dims["district"] = e.District
 		}
+		var delta api.Counts
+		inc(&delta)
+		day := dayNumber(e.Date)
 		for _, d := range Dimensions {
 			v, ok := dims[d]
 			if !ok {
 				continue
 			}
-			an.bump(d, v, e.Date, inc)
+			an.bump(d, v, day, delta)
 		}
-		inc(&an.total)
+		an.total.Add(delta)
 	}
 }
 
@@ -185,25 +262,29 @@ func (an *Analytics) add(snap *app.Snapshot, evs []app.BlockEvent) {
 func (an *Analytics) Summary(by, from, to string) (*api.Summary, error) {
 	an.mu.RLock()
 	defer an.mu.RUnlock()
-	byDim, ok := an.counts[by]
+	dim, ok := an.counts[by]
 	if !ok {
 		return nil, fmt.Errorf("unknown dimension %q", by)
 	}
-	out := &api.Summary{By: by, From: from, To: to, Height: an.height, Rows: []api.SummaryRow{}}
-	for value, days := range byDim {
-		row := api.SummaryRow{Key: value}
-		for day, c := range days {
-			if (from != "" && day < from) || (to != "" && day > to) {
-				continue
-			}
-			row.Counts.Add(*c)
+	lo, hi := int32(math.MinInt32), int32(math.MaxInt32)
+	if from != "" {
+		if lo = dayNumber(from); lo == math.MinInt32 {
+			return nil, fmt.Errorf("from %q is not a date (YYYY-MM-DD)", from)
 		}
+	}
+	if to != "" {
+		if hi = dayNumber(to); hi == math.MinInt32 {
+			return nil, fmt.Errorf("to %q is not a date (YYYY-MM-DD)", to)
+		}
+	}
+	out := &api.Summary{By: by, From: from, To: to, Height: an.height, Rows: make([]api.SummaryRow, 0, len(dim.sorted))}
+	for _, sr := range dim.sorted {
+		row := api.SummaryRow{Key: sr.key, Counts: sr.between(lo, hi)}
 		if row.Counts != (api.Counts{}) {
 			out.Rows = append(out.Rows, row)
 			out.Total.Add(row.Counts)
 		}
 	}
-	sort.Slice(out.Rows, func(i, j int) bool { return out.Rows[i].Key < out.Rows[j].Key })
 	return out, nil
 }
 
