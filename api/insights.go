@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -289,7 +290,7 @@ func streamStart(r *http.Request) (from int64, skip int, err error) {
 	}
 	bad := NewProblem(http.StatusBadRequest, CodeBadRequest, "Last-Event-ID must be an id this stream sent (height:index)").WithField("Last-Event-ID", "event_id")
 	h, i, pair := strings.Cut(v, ":")
-	if from, err = strconv.ParseInt(h, 10, 64); err != nil || from < 1 {
+	if from, err = strconv.ParseInt(h, 10, 64); err != nil || from < 1 || from == math.MaxInt64 {
 		return 0, 0, bad
 	}
 	if !pair {

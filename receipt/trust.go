@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cometbft/cometbft/crypto/ed25519"
+	"github.com/cometbft/cometbft/crypto/secp256k1"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 	cmtmath "github.com/cometbft/cometbft/libs/math"
 	"github.com/cometbft/cometbft/types"
@@ -79,6 +81,18 @@ func (t *Trust) UnmarshalJSON(b []byte) error {
 	for i, v := range gv {
 		if v.PubKey == nil {
 			return fmt.Errorf("validator %d has no pub_key", i)
+		}
+		switch pk := v.PubKey.(type) {
+		case ed25519.PubKey:
+			if len(pk) != ed25519.PubKeySize {
+				return fmt.Errorf("validator %d: an Ed25519 pub_key has %d bytes, not %d", i, len(pk), ed25519.PubKeySize)
+			}
+		case secp256k1.PubKey:
+			if len(pk) != secp256k1.PubKeySize {
+				return fmt.Errorf("validator %d: a secp256k1 pub_key has %d bytes, not %d", i, len(pk), secp256k1.PubKeySize)
+			}
+		default:
+			return fmt.Errorf("validator %d: pub_key type %s is not supported", i, v.PubKey.Type())
 		}
 		if v.Power <= 0 {
 			return fmt.Errorf("validator %d has power %d", i, v.Power)
