@@ -280,3 +280,60 @@ func (a *Application) Query(_ context.Context, req *abcitypes.RequestQuery) (*ab
 	return &abcitypes.ResponseQuery{Key: req.Data, Value: v, Height: s.Height,
 		ProofOps: &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{{Type: ProofOpICS23, Key: req.Data, Data: pb}}}}, nil
 }
+
+// --- state sync: snapshots of the state, taken and restored by app/ ---
+
+// ListSnapshots lists the snapshots this node serves to joining nodes.
+func (a *Application) ListSnapshots(context.Context, *abcitypes.RequestListSnapshots) (*abcitypes.ResponseListSnapshots, error) {
+	list, err := a.app.ListSnapshots()
+	if err != nil {
+		return &abcitypes.ResponseListSnapshots{}, nil // none to offer; the app logged why
+	}
+	out := &abcitypes.ResponseListSnapshots{}
+	for _, s := range list {
+		out.Snapshots = append(out.Snapshots, &abcitypes.Snapshot{Height: s.Height, Format: s.Format, Chunks: s.Chunks, Hash: s.Hash, Metadata: s.Metadata})
+	}
+	return out, nil
+}
+
+// LoadSnapshotChunk serves one chunk (empty if this node does not hold it).
+func (a *Application) LoadSnapshotChunk(_ context.Context, req *abcitypes.RequestLoadSnapshotChunk) (*abcitypes.ResponseLoadSnapshotChunk, error) {
+	b, err := a.app.LoadSnapshotChunk(req.Height, req.Format, req.Chunk)
+	if err != nil {
+		return &abcitypes.ResponseLoadSnapshotChunk{}, nil
+	}
+	return &abcitypes.ResponseLoadSnapshotChunk{Chunk: b}, nil
+}
+
+var offerResults = map[app.OfferResult]abcitypes.ResponseOfferSnapshot_Result{
+	app.OfferAccept:       abcitypes.ResponseOfferSnapshot_ACCEPT,
+	app.OfferAbort:        abcitypes.ResponseOfferSnapshot_ABORT,
+	app.OfferReject:       abcitypes.ResponseOfferSnapshot_REJECT,
+	app.OfferRejectFormat: abcitypes.ResponseOfferSnapshot_REJECT_FORMAT,
+	app.OfferRejectSender: abcitypes.ResponseOfferSnapshot_REJECT_SENDER,
+}
+
+// OfferSnapshot answers a snapshot offered by state sync, with the app
+// hash CometBFT's light client verified for its height.
+func (a *Application) OfferSnapshot(_ context.Context, req *abcitypes.RequestOfferSnapshot) (*abcitypes.ResponseOfferSnapshot, error) {
+	if req.Snapshot == nil {
+		return &abcitypes.ResponseOfferSnapshot{Result: abcitypes.ResponseOfferSnapshot_REJECT}, nil
+	}
+	s := req.Snapshot
+	res, _ := a.app.OfferSnapshot(app.SnapshotInfo{Height: s.Height, Format: s.Format, Chunks: s.Chunks, Hash: s.Hash, Metadata: s.Metadata}, req.AppHash)
+	return &abcitypes.ResponseOfferSnapshot{Result: offerResults[res]}, nil
+}
+
+var chunkResults = map[app.ChunkResult]abcitypes.ResponseApplySnapshotChunk_Result{
+	app.ChunkAccept:         abcitypes.ResponseApplySnapshotChunk_ACCEPT,
+	app.ChunkAbort:          abcitypes.ResponseApplySnapshotChunk_ABORT,
+	app.ChunkRetry:          abcitypes.ResponseApplySnapshotChunk_RETRY,
+	app.ChunkRetrySnapshot:  abcitypes.ResponseApplySnapshotChunk_RETRY_SNAPSHOT,
+	app.ChunkRejectSnapshot: abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT,
+}
+
+// ApplySnapshotChunk applies the next chunk of the snapshot being restored.
+func (a *Application) ApplySnapshotChunk(_ context.Context, req *abcitypes.RequestApplySnapshotChunk) (*abcitypes.ResponseApplySnapshotChunk, error) {
+	out := a.app.ApplySnapshotChunk(req.Index, req.Chunk, req.Sender)
+	return &abcitypes.ResponseApplySnapshotChunk{Result: chunkResults[out.Result], RefetchChunks: out.Refetch, RejectSenders: out.RejectSenders}, nil
+}

@@ -39,6 +39,11 @@ func newChain(t *testing.T) *chain {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
+	return newChainOn(t, a)
+}
+
+// newChainOn starts the chain on an opened app.
+func newChainOn(t *testing.T, a *app.App) *chain {
 	c := &chain{t: t, abci: New(a), gov: key("gov"), fac: key("fac"), now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
 	g := app.Genesis{
 		Params:      app.DefaultParams(),

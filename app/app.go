@@ -11,6 +11,7 @@
 package app
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -40,7 +41,26 @@ type Options struct {
 	KeepVersions int64
 	// MaxTxBytes refuses larger transactions before parsing them.
 	MaxTxBytes int
+	// SnapshotInterval: a state sync snapshot is taken every this many
+	// heights, in the background after Commit (0: none; see snapshot.go).
+	SnapshotInterval int64
+	// SnapshotKeep is how many recent snapshots are kept (default 2).
+	SnapshotKeep int
+	// SnapshotChunkSize is the size of a snapshot's chunks (default 8 MiB).
+	SnapshotChunkSize int
 }
+
+// Logger receives what happens off the consensus path (snapshots, state
+// sync). CometBFT's logger is one.
+type Logger interface {
+	Info(msg string, keyvals ...any)
+	Error(msg string, keyvals ...any)
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Info(string, ...any)  {}
+func (nopLogger) Error(string, ...any) {}
 
 // DefaultMaxTxBytes is the default transaction size limit.
 const DefaultMaxTxBytes = 8 << 20
@@ -70,6 +90,19 @@ type App struct {
 	committed atomic.Pointer[Snapshot]
 	commitMu  sync.Mutex
 	listeners []func(*CommittedBlock)
+
+	log Logger
+
+	// State sync snapshots being taken (snapshot.go) and restored
+	// (restore.go).
+	snapBusy     atomic.Bool
+	snapPinned   atomic.Int64 // the height of the snapshot being written
+	snapWG       sync.WaitGroup
+	snapMu       sync.Mutex
+	snapCancel   context.CancelFunc
+	restoreMu    sync.Mutex
+	restore      *restoring
+	restoreDirty bool
 }
 
 type pendingBlock struct {
@@ -113,6 +146,16 @@ func Open(opts Options) (*App, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, err
 	}
+	// A snapshot restore that did not finish leaves a partial state: start
+	// from nothing (CometBFT, which saves its state only after a restore,
+	// syncs again).
+	if _, err := os.Stat(filepath.Join(opts.Dir, restoringMarker)); err == nil {
+		for _, d := range []string{"state.db", "index.db", restoringMarker} {
+			if err := os.RemoveAll(filepath.Join(opts.Dir, d)); err != nil {
+				return nil, err
+			}
+		}
+	}
 	treeDB, err := idb.NewGoLevelDB("state", opts.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("open state: %w", err)
@@ -122,13 +165,14 @@ func Open(opts Options) (*App, error) {
 		treeDB.Close()
 		return nil, err
 	}
-	tree := iavl.NewMutableTree(treeDB, opts.CacheSize, false, iavl.NewNopLogger(), iavl.AsyncPruningOption(true))
+	tree := newTree(treeDB, opts.CacheSize)
 	if _, err := tree.Load(); err != nil {
 		ix.close()
 		treeDB.Close()
 		return nil, fmt.Errorf("load state: %w", err)
 	}
-	a := &App{opts: opts, treeDB: treeDB, tree: tree, ix: ix}
+	a := &App{opts: opts, treeDB: treeDB, tree: tree, ix: ix, log: nopLogger{}}
+	a.removeUnfinishedSnapshots()
 	if tree.Version() > 0 {
 		if err := a.loadMeta(); err != nil {
 			a.Close()
@@ -149,6 +193,17 @@ func Open(opts Options) (*App, error) {
 		}
 	}
 	return a, nil
+}
+
+func newTree(db *idb.GoLevelDB, cacheSize int) *iavl.MutableTree {
+	return iavl.NewMutableTree(db, cacheSize, false, iavl.NewNopLogger(), iavl.AsyncPruningOption(true))
+}
+
+// SetLogger sets where snapshot and state sync messages go.
+func (a *App) SetLogger(l Logger) {
+	if l != nil {
+		a.log = l
+	}
 }
 
 func (a *App) loadMeta() error {
@@ -179,9 +234,21 @@ func (a *App) snapshot() error {
 	return nil
 }
 
-// Close releases the databases.
+// Close stops a snapshot being written and releases the databases.
 func (a *App) Close() error {
-	err := a.ix.close()
+	a.snapMu.Lock()
+	if a.snapCancel != nil {
+		a.snapCancel()
+	}
+	a.snapMu.Unlock()
+	a.snapWG.Wait()
+	a.restoreMu.Lock()
+	a.abandonRestore()
+	a.restoreMu.Unlock()
+	err := a.tree.Close()
+	if e := a.ix.close(); err == nil {
+		err = e
+	}
 	if e := a.treeDB.Close(); err == nil {
 		err = e
 	}
@@ -377,13 +444,20 @@ func (a *App) Commit() error {
 	a.pending = nil
 	a.forget(p.hashes)
 	if k := a.opts.KeepVersions; k > 0 && v > k && v%100 == 0 {
-		if err := a.tree.DeleteVersionsTo(v - k); err != nil {
-			return fmt.Errorf("prune to %d: %w", v-k, err)
+		to := v - k
+		if pin := a.snapPinned.Load(); pin > 0 && to >= pin {
+			to = pin - 1 // a snapshot of pin is being written
+		}
+		if to > 0 {
+			if err := a.tree.DeleteVersionsTo(to); err != nil {
+				return fmt.Errorf("prune to %d: %w", to, err)
+			}
 		}
 	}
 	if err := a.snapshot(); err != nil {
 		return err
 	}
+	a.maybeSnapshot(v, p.time)
 	cb := &CommittedBlock{Height: p.height, Time: p.time, AppHash: hash, TxHashes: p.hashes, Results: p.results, Events: p.blk.events}
 	a.commitMu.Lock()
 	ls := a.listeners

@@ -36,6 +36,9 @@ type Config struct {
 	Certificates int           `json:"certificates"`
 	Seed         int64         `json:"seed"`
 	Agencies     []node.Agency `json:"agencies"`
+	// SnapshotInterval: each node takes a state sync snapshot every this
+	// many blocks (0: the node default, 1000).
+	SnapshotInterval int64 `json:"snapshot_interval,omitempty"`
 }
 
 // DefaultConfig is the template shipped in localnet/network.json.
@@ -112,9 +115,14 @@ func Init(dir string, c Config, out io.Writer) (*Network, error) {
 	}
 	params := app.DefaultParams()
 	params.GovernanceThreshold = c.GovernanceThreshold
+	var settings func(int, *node.Settings)
+	if c.SnapshotInterval > 0 {
+		settings = func(_ int, s *node.Settings) { s.SnapshotInterval = c.SnapshotInterval }
+	}
 	nodes, err := node.InitNetwork(node.NetworkOptions{
 		Dir: dir, ChainID: c.ChainID, Agencies: c.Agencies, Params: params, TimeoutCommit: tc,
 		FacilitiesCSV: filepath.Join(genDir, "facilities.csv"), VaccinatorsCSV: filepath.Join(genDir, "vaccinators.csv"), Out: out,
+		Settings: settings,
 	})
 	if err != nil {
 		return nil, err

@@ -84,6 +84,14 @@ type Settings struct {
 	CometMetrics bool `json:"comet_metrics"`
 	// LogLevel of CometBFT's log (logs/cometbft.log): error, info, debug.
 	LogLevel string `json:"log_level"`
+	// SnapshotInterval: the node takes a state sync snapshot every this
+	// many blocks, for nodes that join later (0: none); SnapshotKeepRecent
+	// is how many it keeps.
+	SnapshotInterval   int64 `json:"snapshot_interval"`
+	SnapshotKeepRecent int   `json:"snapshot_keep_recent"`
+	// SnapshotChunkSize is the size of a snapshot's chunks in bytes (0: 8
+	// MiB; at most 15 MiB: CometBFT carries chunks of up to 16 MB).
+	SnapshotChunkSize int `json:"snapshot_chunk_size,omitempty"`
 }
 
 // DefaultSettings suit one node on one machine.
@@ -93,6 +101,7 @@ func DefaultSettings() Settings {
 		IssuerID: "moh", IssuerName: "Ministry of Health and Family Welfare",
 		BatchSize: 1000, MaxBodyBytes: 64 << 20, MaxRowsPerUpload: 100_000, UploadWorkers: 4, MaxInflightPerFacility: 200,
 		CommitTimeout: Duration(2 * time.Minute), CometMetrics: true, LogLevel: "info",
+		SnapshotInterval: 1000, SnapshotKeepRecent: 2,
 	}
 }
 

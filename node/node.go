@@ -70,7 +70,8 @@ func Start(home Home) (*Node, error) {
 			n.Stop()
 		}
 	}()
-	if n.App, err = app.Open(app.Options{Dir: home.AppData(), KeepVersions: 10_000}); err != nil {
+	if n.App, err = app.Open(app.Options{Dir: home.AppData(), KeepVersions: 10_000, SnapshotInterval: s.SnapshotInterval, SnapshotKeep: s.SnapshotKeepRecent,
+		SnapshotChunkSize: min(s.SnapshotChunkSize, 15<<20)}); err != nil {
 		return nil, err
 	}
 	if n.Vault, err = vault.Open(home.Vault()); err != nil {
@@ -96,6 +97,7 @@ func Start(home Home) (*Node, error) {
 	if opt, err := cmtlog.AllowLevel(lvl); err == nil {
 		logger = cmtlog.NewFilter(logger, opt)
 	}
+	n.App.SetLogger(logger.With("module", "snapshots"))
 
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {

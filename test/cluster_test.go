@@ -116,6 +116,7 @@ type clusterOptions struct {
 	validators, facilities, certificates int
 	seed                                 int64
 	timeoutCommit                        string
+	snapshotInterval                     int64 // 0: the node default
 }
 
 func newCluster(t *testing.T, o clusterOptions) *cluster {
@@ -124,7 +125,7 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	dir := t.TempDir()
 	ports := freePorts(t, 3*o.validators)
 	cfg := localnet.Config{ChainID: "divoc-faults", GovernanceThreshold: (2*o.validators)/3 + 1, TimeoutCommit: o.timeoutCommit,
-		Facilities: o.facilities, Certificates: o.certificates, Seed: o.seed}
+		Facilities: o.facilities, Certificates: o.certificates, Seed: o.seed, SnapshotInterval: o.snapshotInterval}
 	if cfg.GovernanceThreshold > o.validators {
 		cfg.GovernanceThreshold = o.validators
 	}

@@ -11,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/divoc/divoc/app"
 	"github.com/divoc/divoc/localnet"
+	"github.com/divoc/divoc/node"
 )
 
 func localnetCmd() *cobra.Command {
@@ -144,7 +146,83 @@ process; stop stops them; status prints each node's height and app hash.`,
 	}
 	statusC.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
-	c.AddCommand(initC, startC, stopC, statusC)
+	var add localnet.AddOptions
+	addC := &cobra.Command{
+		Use:   "add --id AGENCY [--state-sync]",
+		Short: "Create one more node that joins the network (by state sync or block sync); governance makes it a validator",
+		Long: `add creates the home of one more node, nodeN, joining the localnet: the same genesis
+and pseudonym key, the other nodes as peers, its own node, validator and
+authority keys. With --state-sync it restores the state from a snapshot of the
+others' (every snapshot_interval blocks; the light client trusts the first
+node's latest header); otherwise it replays every block from height 1 (block
+sync). Start it with divoc localnet start. It signs blocks once governance
+adds its validator key (M of N):
+  divoc gov propose validator.set/v1 DIR/nodeN/config/validator.json --home DIR/node1
+  divoc gov approve PROPOSAL-ID --home DIR/node2   (and so on, to the threshold)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := localnet.Load(dir)
+			if err != nil {
+				return err
+			}
+			k := len(n.Nodes) + 1
+			if add.Agency.P2PPort == 0 {
+				add.Agency.P2PPort = 26606 + 10*k
+			}
+			if add.Agency.RPCPort == 0 {
+				add.Agency.RPCPort = 26607 + 10*k
+			}
+			if add.Agency.APIPort == 0 {
+				add.Agency.APIPort = 8480 + k
+			}
+			if add.Agency.Name == "" {
+				add.Agency.Name = add.Agency.ID
+			}
+			nd, err := n.AddNode(cmd.Context(), add)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s (%s): API %s, RPC %s, P2P %s, home %s\n", nd.Name, nd.Agency.ID, nd.API, nd.RPC, nd.P2P, nd.Home)
+			fmt.Printf("validator %s; to make it one: divoc gov propose %s %s --home %s, then approvals\n",
+				nd.ValidatorAddress, app.KindSetValidator, nd.Home.ValidatorFile(), n.Nodes[0].Home)
+			return nil
+		},
+	}
+	addC.Flags().StringVar(&add.Agency.ID, "id", "", "the node's agency id (its own authority keys)")
+	addC.Flags().StringVar(&add.Agency.Name, "name", "", "the agency's name")
+	addC.Flags().IntVar(&add.Agency.P2PPort, "p2p-port", 0, "P2P port (default 26606+10N)")
+	addC.Flags().IntVar(&add.Agency.RPCPort, "rpc-port", 0, "CometBFT RPC port (default 26607+10N)")
+	addC.Flags().IntVar(&add.Agency.APIPort, "api-port", 0, "REST API port (default 8480+N)")
+	addC.Flags().BoolVar(&add.StateSync, "state-sync", false, "restore from a snapshot instead of replaying every block")
+	_ = addC.MarkFlagRequired("id")
+
+	var power int64
+	validatorC := &cobra.Command{
+		Use:   "validator NODE [--power N]",
+		Short: "Print the validator.set/v1 statement for a node's validator key (--power 0 removes it)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := localnet.Load(dir)
+			if err != nil {
+				return err
+			}
+			for _, nd := range n.Nodes {
+				if nd.Name == args[0] {
+					v, err := node.ValidatorOf(nd.Home, power, nd.Agency.ID)
+					if err != nil {
+						return err
+					}
+					b, _ := json.MarshalIndent(app.SetValidatorStatement{Validator: v}, "", "  ")
+					fmt.Println(string(b))
+					return nil
+				}
+			}
+			return fmt.Errorf("no node %s in %s", args[0], dir)
+		},
+	}
+	validatorC.Flags().Int64Var(&power, "power", 10, "voting power (0 removes the validator)")
+
+	c.AddCommand(initC, startC, stopC, statusC, addC, validatorC)
 	return c
 }
 
