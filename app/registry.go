@@ -238,6 +238,11 @@ func (a *Authority) validate() error {
 	return validStatus(a.Status)
 }
 
+// Validate applies the checks the ledger applies to a facility entry, for
+// callers that must refuse a bad one before acting on it (a node writes a
+// new facility's key file under its code).
+func (f *Facility) Validate() error { return f.validate() }
+
 func (f *Facility) validate() error {
 	if !validCode(f.Code) {
 		return fmt.Errorf("facility code %q: 1-64 letters, digits, _ . -", f.Code)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -165,10 +166,12 @@ func (s *Service) RegistryUpload(ctx context.Context, kind string, facs []divocf
 	}
 	up := &api.RegistryUpload{Errors: append([]divocfmt.RowError{}, errs...), Changes: []api.RegistryChange{}}
 	type job struct {
-		row  int
-		kind string
-		stmt any
-		key  string
+		row   int
+		field string
+		kind  string
+		stmt  any
+		code  string       // a new facility's code
+		key   *keys.Signer // and its new key, kept only once the ledger registers it
 	}
 	var jobs []job
 	programs := make([]string, 0)
@@ -177,20 +180,31 @@ func (s *Service) RegistryUpload(ctx context.Context, kind string, facs []divocf
 	}
 	for _, f := range facs {
 		fac := genesis.FacilityFromDIVOC(f, programs)
+		// The ledger would refuse it; and its code names a file below.
+		if err := fac.Validate(); err != nil {
+			up.Errors = append(up.Errors, divocfmt.RowError{Row: f.Row, Field: "facilityCode", Code: string(app.CodeInvalidRegistry), Message: err.Error()})
+			continue
+		}
 		st := app.RegisterFacilityStatement{Facility: fac, Keys: []app.KeySpec{}, Retire: []string{}}
-		kid := ""
+		j := job{row: f.Row, field: "facilityCode", kind: app.KindRegisterFacility}
 		if old := snap.Facility(f.Code); old != nil {
 			fac.Programs, fac.Caps = old.Programs, old.Caps // the CSV does not carry them
 			st.Facility = fac
 		} else {
-			k, err := s.newFacilityKey(f.Code)
+			if _, err := os.Stat(s.home.FacilityKey(f.Code)); err == nil {
+				up.Errors = append(up.Errors, divocfmt.RowError{Row: f.Row, Field: "facilityCode", Code: "key_exists",
+					Message: "this node already holds a key file for facility " + f.Code + " (" + s.home.FacilityKey(f.Code) + ") though the ledger does not list it; remove the file to register the facility again"})
+				continue
+			}
+			k, err := keys.Generate(keys.AlgEdDSA)
 			if err != nil {
 				return nil, err
 			}
 			st.Keys = []app.KeySpec{{Public: base64.RawURLEncoding.EncodeToString(k.Public().(ed25519.PublicKey)), Role: app.RoleFacility}}
-			kid = k.KID()
+			j.code, j.key = f.Code, k
 		}
-		jobs = append(jobs, job{f.Row, app.KindRegisterFacility, st, kid})
+		j.stmt = st
+		jobs = append(jobs, j)
 	}
 	if len(vacs) > 0 {
 		if err := s.vault.PutVaccinators(vacs); err != nil {
@@ -205,10 +219,11 @@ func (s *Service) RegistryUpload(ctx context.Context, kind string, facs []divocf
 		if old := snap.Vaccinator(v.Code); old != nil && len(vr.Programs) == 0 {
 			vr.Programs = old.Programs
 		}
-		jobs = append(jobs, job{v.Row, app.KindRegisterVaccinator, app.RegisterVaccinatorStatement{Vaccinator: vr}, ""})
+		jobs = append(jobs, job{row: v.Row, field: "code", kind: app.KindRegisterVaccinator, stmt: app.RegisterVaccinatorStatement{Vaccinator: vr}})
 	}
-	up.Rows = len(jobs) + countBadRows(errs)
+	up.Rows = len(jobs) + countBadRows(up.Errors)
 	results := make([]api.RegistryChange, len(jobs))
+	refusals := make([]divocfmt.RowError, len(jobs))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for i, j := range jobs {
@@ -218,51 +233,55 @@ func (s *Service) RegistryUpload(ctx context.Context, kind string, facs []divocf
 			defer wg.Done()
 			defer func() { <-sem }()
 			res, err := s.Govern(ctx, j.kind, j.stmt)
-			rc := api.RegistryChange{Row: j.row, Code: string(app.OK), Result: res, Key: j.key}
+			if err == nil && j.key != nil {
+				// Registered (or proposed) with this key: keep it, and a
+				// token. A refused facility leaves nothing behind.
+				err = s.keepFacilityKey(j.code, j.key)
+			}
+			rc := api.RegistryChange{Row: j.row, Code: string(app.OK), Result: res}
+			if j.key != nil {
+				rc.Key = j.key.KID()
+			}
 			if err != nil {
+				rc = api.RegistryChange{Row: j.row, Code: "failed"}
+				refusals[i] = divocfmt.RowError{Row: j.row, Field: j.field, Code: "failed", Message: err.Error()}
 				var p *api.Problem
-				rc.Code = "failed"
 				if errors.As(err, &p) {
 					rc.Code = p.Code
+					refusals[i].Code, refusals[i].Message = p.Code, p.Detail
 				}
-				rc.Result = nil
-				rc.Key = ""
-				results[i] = rc
-				return
 			}
 			results[i] = rc
 		}(i, j)
 	}
 	wg.Wait()
-	for _, rc := range results {
+	for i, rc := range results {
 		up.Changes = append(up.Changes, rc)
 		if rc.Result == nil {
-			up.Errors = append(up.Errors, divocfmt.RowError{Row: rc.Row, Code: rc.Code, Message: "the ledger refused the change"})
+			up.Errors = append(up.Errors, refusals[i])
 		}
 	}
+	sort.SliceStable(up.Errors, func(i, j int) bool { return up.Errors[i].Row < up.Errors[j].Row })
 	return up, nil
 }
 
-// newFacilityKey makes and keeps a signing key and an API token for a new
-// facility.
-func (s *Service) newFacilityKey(code string) (*keys.Signer, error) {
-	k, err := keys.Generate(keys.AlgEdDSA)
-	if err != nil {
-		return nil, err
-	}
+// keepFacilityKey keeps a new facility's signing key and makes it an API
+// token. The code has passed the ledger's rule (letters, digits, _ . -; no
+// path separator), and no key file of that name exists.
+func (s *Service) keepFacilityKey(code string, k *keys.Signer) error {
 	path := s.home.FacilityKey(code)
-	if _, err := os.Stat(path); err == nil {
-		return nil, api.NewProblem(http.StatusConflict, "key_exists", "this node already holds a key file for facility "+code)
+	if filepath.Dir(path) != filepath.Join(s.home.Keys(), "facilities") {
+		return fmt.Errorf("facility code %q does not name a file in %s", code, filepath.Join(s.home.Keys(), "facilities"))
 	}
 	if err := keys.Save(path, k, app.FacilityOwner(code), app.RoleFacility); err != nil {
-		return nil, err
+		return err
 	}
 	s.keyMu.Lock()
 	defer s.keyMu.Unlock()
 	s.facilityKeys[code] = k
 	s.facilityTokens[randomToken()] = code
 	b, _ := json.MarshalIndent(s.facilityTokens, "", "  ")
-	return k, os.WriteFile(s.home.FacilityTokens(), b, 0o600)
+	return os.WriteFile(s.home.FacilityTokens(), b, 0o600)
 }
 
 // Schedule implements api.Governor: a recipient's doses per program and

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +97,38 @@ func TestRolloutThroughHTTP(t *testing.T) {
 	if len(ru.Changes) != 1 || ru.Changes[0].Result == nil || ru.Changes[0].Key == "" || len(ru.Errors) == 0 || ru.Errors[0].Row != 3 {
 		t.Fatalf("facilities upload: %+v", ru)
 	}
+	// Hostile codes: refused before anything touches the disk, with the
+	// field and the rule; no key file or token for them anywhere; the good
+	// row of the same file is registered, and the file can be sent again.
+	hostile := "facilityCode,facilityName,contact,email,operatingHourStart,operatingHourEnd,category,type,status,addressLine1,addressLine2,district,state,pincode,geoLocationLat,geoLocationLon,websiteURL,adminName,adminMobile\n" +
+		"../../../pwned,Evil,9876543210,e@example.com,9,17,GOVT,Fixed location,Active,1 Main Road,,Nashik,Maharashtra,422001,,,,,\n" +
+		"../../config/evil,Evil,9876543210,e@example.com,9,17,GOVT,Fixed location,Active,1 Main Road,,Nashik,Maharashtra,422001,,,,,\n" +
+		"=cmd|calc,Evil,9876543210,e@example.com,9,17,GOVT,Fixed location,Active,1 Main Road,,Nashik,Maharashtra,422001,,,,,\n" +
+		"NEW002,Second Clinic,9876543210,n2@example.com,9,17,GOVT,Fixed location,Active,1 Main Road,,Nashik,Maharashtra,422001,,,,,\n"
+	for round := 1; round <= 2; round++ {
+		r = f.send(t, "POST", "/v1/facilities/upload", strings.NewReader(hostile), append([]string{"Content-Type", "text/csv"}, bearerHdr(f.admin)...)...)
+		hu := wantJSON[api.RegistryUpload](t, r, 200)
+		if len(hu.Changes) != 1 || hu.Changes[0].Result == nil || len(hu.Errors) != 3 {
+			t.Fatalf("round %d: hostile facilities upload: %+v", round, hu)
+		}
+		for i, e := range hu.Errors {
+			if e.Row != i+2 || e.Field != "facilityCode" || e.Code != string(app.CodeInvalidRegistry) || !strings.Contains(e.Message, "letters, digits") {
+				t.Errorf("round %d: row error %+v", round, e)
+			}
+		}
+	}
+	for _, p := range []string{filepath.Join(filepath.Dir(f.home), "pwned.json"), filepath.Join(f.home, "pwned.json"), filepath.Join(f.home, "config", "evil.json"), filepath.Join(f.home, "keys", "pwned.json")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s was written", p)
+		}
+	}
+	if tokens, _ := os.ReadFile(filepath.Join(f.home, "keys", "facility-tokens.json")); bytes.Contains(tokens, []byte("evil")) || bytes.Contains(tokens, []byte("cmd")) || !bytes.Contains(tokens, []byte("NEW002")) {
+		t.Errorf("facility tokens: %s", tokens)
+	}
+	if _, err := os.Stat(filepath.Join(f.home, "keys", "facilities", "NEW002.json")); err != nil {
+		t.Errorf("the registered facility's key: %v", err)
+	}
+
 	vacCSV := "code,name,nationalIdentifier,mobileNumber,email,status,facilityIds\nNV1,Vikram Naik,QWERTY99,2111111199,v@v.com,Active,NEW001\n"
 	r = f.send(t, "POST", "/v1/vaccinators/upload", strings.NewReader(vacCSV), append([]string{"Content-Type", "text/csv"}, bearerHdr(f.admin)...)...)
 	if vu := wantJSON[api.RegistryUpload](t, r, 200); len(vu.Changes) != 1 || vu.Changes[0].Result == nil {
