@@ -141,11 +141,15 @@ func TestParseBulkCSVRows(t *testing.T) {
 		check   func(t *testing.T, c Certificate)
 	}{
 		{"sample", nil, nil, nil},
-		{"date only", map[string]string{"vaccinationDate": "2021-03-01"}, nil, func(t *testing.T, c Certificate) {
+		{"date only", map[string]string{"vaccinationDate": "2021-03-01", "vaccinationEffectiveStart": "2021-03-01"}, nil, func(t *testing.T, c Certificate) {
 			if want := time.Date(2021, 3, 1, 0, 0, 0, 0, time.UTC); !c.Vaccination.Date.Equal(want) {
 				t.Errorf("date %v, want %v", c.Vaccination.Date, want)
 			}
 		}},
+		{"effective start before the vaccination (the certificate does not carry it)", map[string]string{"vaccinationEffectiveStart": "2020-11-01"}, nil, nil},
+		{"effective end before the vaccination", map[string]string{"vaccinationEffectiveEnd": "1999-01-01"}, []fieldCode{{"vaccinationEffectiveEnd", CodeInvalidDate}}, nil},
+		{"effective end before the start", map[string]string{"vaccinationEffectiveStart": "2021-01-01", "vaccinationEffectiveEnd": "2020-12-31"}, []fieldCode{{"vaccinationEffectiveEnd", CodeInvalidDate}}, nil},
+		{"effective start on the local day after the UTC date", map[string]string{"vaccinationDate": "2020-12-02T20:00:00Z", "vaccinationEffectiveStart": "2020-12-03"}, nil, nil},
 		{"date with offset is kept in UTC", map[string]string{"vaccinationDate": "2020-12-03T00:51:18+05:30"}, nil, func(t *testing.T, c Certificate) {
 			if got := c.Vaccination.Date.Format(time.RFC3339); got != "2020-12-02T19:21:18Z" {
 				t.Errorf("date %s", got)
@@ -468,6 +472,7 @@ func TestWriteBulkCSVRoundTrip(t *testing.T) {
 	unicode.Recipient.Name = "ಭಾಯಾ ಮಿತ್ರ \"BM\", Jr."
 	unicode.FacilityName = "St. Mary’s Medical Center"
 	unicode.Vaccination.Date = time.Date(2021, 6, 1, 4, 5, 6, 0, time.UTC)
+	unicode.Vaccination.EffectiveStart = "2021-06-01"
 	unicode.Recipient.DOB = ""
 	unicode.Recipient.Age = 45
 	unicode.Vaccination.TotalDoses = 0

@@ -183,8 +183,21 @@ func (c *rowChecker) certificate() Certificate {
 	date, dateOK := c.timestamp("vaccinationDate")
 	v.Date = date
 	v.Dose, v.TotalDoses = c.doses()
-	v.EffectiveStart, _ = c.day("vaccinationEffectiveStart")
-	v.EffectiveUntil, _ = c.day("vaccinationEffectiveEnd")
+	start, startOK := c.day("vaccinationEffectiveStart")
+	until, untilOK := c.day("vaccinationEffectiveEnd")
+	v.EffectiveStart, v.EffectiveUntil = start, until
+	if dateOK {
+		// A certificate valid only before the vaccination (the vaccination's
+		// day wherever it was given is at most a day before its UTC date).
+		earliest := date.AddDate(0, 0, -1).Format(time.DateOnly)
+		if until != "" && untilOK && until < earliest {
+			c.fail("vaccinationEffectiveEnd", CodeInvalidDate, "effective end %s is before the vaccination date %s", until, date.Format(time.DateOnly))
+			untilOK = false
+		}
+	}
+	if start != "" && until != "" && startOK && untilOK && until < start {
+		c.fail("vaccinationEffectiveEnd", CodeInvalidDate, "effective end %s is before the effective start %s", until, start)
+	}
 	v.Manufacturer, _ = c.text("vaccinationManufacturer")
 	v.Name, _ = c.required("vaccinationName")
 

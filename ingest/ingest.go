@@ -142,10 +142,23 @@ func digits(s string) string {
 // attested, without holding it. Erasing the record leaves the hash
 // meaningless.
 func (k PseudonymKey) Commitment(c divocfmt.Certificate) string {
+	// Besides the person, what else of the upload the certificate carries
+	// (validity dates, the vaccinator's name): the facility's signature
+	// covers the commitment, so it covers these too. Absent when all are
+	// empty, so that a commitment without them is what it always was.
+	type certified struct {
+		EffectiveStart string `json:"s,omitempty"`
+		EffectiveUntil string `json:"u,omitempty"`
+		Vaccinator     string `json:"n,omitempty"`
+	}
 	pii := struct {
 		PreEnrollmentCode string             `json:"p"`
 		Recipient         divocfmt.Recipient `json:"r"`
-	}{c.PreEnrollmentCode, c.Recipient}
+		Certified         *certified         `json:"v,omitempty"`
+	}{PreEnrollmentCode: c.PreEnrollmentCode, Recipient: c.Recipient}
+	if x := (certified{c.Vaccination.EffectiveStart, c.Vaccination.EffectiveUntil, c.VaccinatorName}); x != (certified{}) {
+		pii.Certified = &x
+	}
 	b, err := strictjson.Marshal(pii)
 	if err != nil {
 		panic(err)

@@ -116,6 +116,12 @@ func (s *Service) credentialFor(id string, c divocfmt.Certificate, ev app.Event,
 	}
 	if vac != nil {
 		v.Dose.Vaccine, v.Dose.Manufacturer, v.Dose.TotalDoses = vac.Name, vac.Manufacturer, vac.Doses
+		// Nor a validity beyond the vaccine's policy.
+		if d, err := time.Parse(time.DateOnly, ev.Date); err == nil && vac.ValidityDays > 0 {
+			if limit := d.AddDate(0, 0, vac.ValidityDays).Format(time.DateOnly); v.Dose.EffectiveUntil > limit {
+				v.Dose.EffectiveUntil = limit
+			}
+		}
 	}
 	return v
 }

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"encoding/csv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,6 +110,35 @@ func TestEndToEndThroughHTTP(t *testing.T) {
 	bad = bad[:len(bad)-4] + "AAAA"
 	if _, err := pub.BulkCertify(ctx, csvBytes, "", bad, true); !isProblem(err, 401, string(app.CodeBadSignature)) {
 		t.Fatalf("tampered signature: %v", err)
+	}
+	// The signature covers everything of a row the certificate carries:
+	// the same signature over the file with one row's validity or
+	// vaccinator name changed is refused.
+	lines := strings.SplitAfter(string(csvBytes), "\n")
+	header := strings.Split(strings.TrimSpace(lines[0]), ",")
+	col := func(name string) int {
+		for i, h := range header {
+			if h == name {
+				return i
+			}
+		}
+		t.Fatalf("no column %s", name)
+		return -1
+	}
+	for _, c := range []struct{ column, value string }{{"vaccinationEffectiveEnd", "2099-02-23"}, {"vaccinatorName", "Someone Else"}} {
+		rec, err := csv.NewReader(strings.NewReader(lines[1])).Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec[col(c.column)] = c.value
+		var b strings.Builder
+		w := csv.NewWriter(&b)
+		w.Write(rec)
+		w.Flush()
+		forged := lines[0] + b.String() + strings.Join(lines[2:], "")
+		if _, err := pub.BulkCertify(ctx, []byte(forged), "", part.DetachedJWS(), true); !isProblem(err, 401, string(app.CodeBadSignature)) {
+			t.Fatalf("%s changed under the same signature: %v", c.column, err)
+		}
 	}
 	// Replaying the same signed upload is refused by the ledger row by row
 	// (the nonce is fresh per signature, so: signature replay).
