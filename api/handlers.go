@@ -156,6 +156,18 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, up)
 }
 
+// operatorOnly lets only the node operator through.
+func (s *server) operatorOnly(r *http.Request, why string) error {
+	tok, ok := bearer(r)
+	if !ok {
+		return NewProblem(http.StatusUnauthorized, CodeUnauthenticated, why).WithField("Authorization", "operator_token")
+	}
+	if s.AdminToken == "" || !constantTimeEqual(tok, s.AdminToken) {
+		return NewProblem(http.StatusForbidden, CodeForbidden, why).WithField("Authorization", "operator_token")
+	}
+	return nil
+}
+
 // holderAccess decides who may read a credential (it carries the holder's
 // personal data): the node operator, or the facility that recorded it.
 // Anyone may read the ledger's view of a certificate.

@@ -182,6 +182,13 @@ func (s *server) summary(w http.ResponseWriter, r *http.Request) error {
 	if !contains(Dimensions, by) {
 		return NewProblem(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("by must be one of %v", Dimensions)).WithField("by", "dimension")
 	}
+	if by == "gender" {
+		// Gender is personal data from this node's vault: counts over a
+		// day, or before and after one upload, can single a person out.
+		if err := s.operatorOnly(r, "counts by gender come from personal data: the node operator's token reads them"); err != nil {
+			return err
+		}
+	}
 	if err := checkRange(q.Get("from"), q.Get("to")); err != nil {
 		return err
 	}

@@ -43,6 +43,9 @@ const (
 	kSafetyPolicy  = "meta/safety"
 	kBatchRegistry = "reg/batch/"
 	kFeedback      = "feedback/"
+	// kAEFICase: aefi/<certificate>/<reporter> -> the seriousness criteria
+	// counted so far for that certificate from that kind of reporter.
+	kAEFICase = "aefi/"
 )
 
 // Symptoms are the AEFI symptom codes: DIVOC's side-effects schema and
@@ -273,11 +276,33 @@ func (a *aefiTx) apply(c *execCtx, _ []*Key) *TxResult {
 			key := BatchSafetyKey(leaf.Vaccine, leaf.Batch)
 			bs := c.batchSafety(key)
 			bs.Vaccine, bs.Batch = leaf.Vaccine, leaf.Batch
-			bs.AEFI++
-			if len(r.Seriousness) > 0 {
+			// One case per certificate and kind of reporter: a further
+			// report from the same kind is a follow-up. It is recorded, but
+			// counts only the seriousness criteria it adds, so a holder
+			// repeating a report cannot raise a batch's rate.
+			caseKey := kAEFICase + r.Certificate + "/" + r.Reporter
+			var counted []string
+			prev, _ := getJSON[[]string](c, caseKey)
+			followUp := prev != nil
+			if followUp {
+				counted = append(counted, (*prev)...)
+			}
+			added := make([]string, 0, len(r.Seriousness))
+			for _, s := range r.Seriousness {
+				if !contains(counted, s) && !contains(added, s) {
+					added = append(added, s)
+				}
+			}
+			if !followUp {
+				bs.AEFI++
+			} else {
+				item.Reason = "a follow-up of this certificate's " + r.Reporter + " report: only new seriousness criteria count"
+			}
+			if len(added) > 0 && len(counted) == 0 {
 				bs.Serious++
 			}
-			for _, s := range r.Seriousness {
+			c.setJSON(caseKey, append(counted, added...))
+			for _, s := range added {
 				switch s {
 				case "death":
 					bs.Death++

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -69,6 +70,54 @@ func TestBatchSafetySignalAndSuspension(t *testing.T) {
 	wantCodes(t, tc.codes(tc.event("t1", 1), other), CodeBatchSuspended, OK)
 	if got := tc.app.Committed().SuspendedBatches(); len(got) != 1 {
 		t.Fatalf("suspended batches: %+v", got)
+	}
+}
+
+// One holder repeating a serious report cannot raise a batch's rate: a
+// further report from the same kind of reporter on the same certificate is
+// a follow-up that counts only the seriousness criteria it adds; another
+// kind of reporter opens its own case.
+func TestAEFIFollowUpsCountOnce(t *testing.T) {
+	tc := newTestChain(t)
+	res := tc.block(tc.record("DEL010", []Event{tc.event("a", 1), tc.event("b", 1)}, true))[0]
+	cert := res.Items[0].Certificate
+	for i := 0; i < 5; i++ {
+		r := report(cert, "death")
+		r.Hash = hexOf(fmt.Sprint("repeat", i))
+		mustOK(t, tc.aefi(r))
+	}
+	b := tc.app.Committed().BatchSafeties()[0]
+	if b.AEFI != 1 || b.Serious != 1 || b.Death != 1 {
+		t.Fatalf("five identical reports from the holder: %+v", b)
+	}
+	// A follow-up that adds hospitalization counts that criterion only.
+	r := report(cert, "death", "hospitalization")
+	r.Hash = hexOf("follow-up")
+	if res := tc.aefi(r); res.Items[0].Code != OK || !strings.Contains(res.Items[0].Reason, "follow-up") {
+		t.Fatalf("follow-up: %+v", res.Items[0])
+	}
+	b = tc.app.Committed().BatchSafeties()[0]
+	if b.AEFI != 1 || b.Serious != 1 || b.Death != 1 || b.Hospitalization != 1 {
+		t.Fatalf("after a follow-up adding hospitalization: %+v", b)
+	}
+	// A non-serious first report later followed by a serious one: the
+	// case becomes serious once.
+	other := res.Items[1].Certificate
+	mustOK(t, tc.aefi(report(other)))
+	r = report(other, "hospitalization")
+	r.Hash = hexOf("other follow-up")
+	mustOK(t, tc.aefi(r))
+	b = tc.app.Committed().BatchSafeties()[0]
+	if b.AEFI != 2 || b.Serious != 2 || b.Hospitalization != 2 {
+		t.Fatalf("after a non-serious case turned serious: %+v", b)
+	}
+	// The recipient's own report on the first certificate (the others
+	// were the clinician's) is a case of its own.
+	r = report(cert, "death")
+	r.Reporter, r.Hash = "recipient", hexOf("recipient")
+	mustOK(t, tc.aefi(r))
+	if b = tc.app.Committed().BatchSafeties()[0]; b.AEFI != 3 || b.Serious != 3 || b.Death != 2 {
+		t.Fatalf("after the recipient's report: %+v", b)
 	}
 }
 

@@ -223,6 +223,9 @@ func (an *Analytics) add(snap *app.Snapshot, evs []app.BlockEvent) {
 		case app.EventCertificate:
 			inc = func(c *api.Counts) { c.Certificates++ }
 		case app.EventRevocation:
+			if e.Status == app.CertSuperseded {
+				continue // a correction: its new certificate is counted as one
+			}
 			inc = func(c *api.Counts) { c.Revocations++ }
 		case app.EventFeedback:
 			inc = func(c *api.Counts) { c.Feedback++ }
@@ -246,12 +249,11 @@ func (an *Analytics) add(snap *app.Snapshot, evs []app.BlockEvent) {
 		var delta api.Counts
 		inc(&delta)
 		day := dayNumber(e.Date)
+		// Every event counts in every dimension ("unknown" where it has no
+		// value there, such as a revocation's age band), so each
+		// dimension's total is the same.
 		for _, d := range Dimensions {
-			v, ok := dims[d]
-			if !ok {
-				continue
-			}
-			an.bump(d, v, day, delta)
+			an.bump(d, dims[d], day, delta)
 		}
 		an.total.Add(delta)
 	}

@@ -305,6 +305,11 @@ func TestFeedbackSafetyAnalyticsAndStream(t *testing.T) {
 		bad.Onset = "2001-01-01"
 		wantProblem(t, sendJSON(t, "POST", base+"/v1/aefi", tok, bad), 400, "onset_before_vaccination")
 		bad = rep
+		bad.Narrative = strings.Repeat("x", node.MaxFreeText+1)
+		if p := wantProblem(t, sendJSON(t, "POST", base+"/v1/aefi", tok, bad), 400, api.CodeBadRequest); p.Field != "narrative" || p.Rule != "max_length" {
+			t.Fatalf("oversized narrative: %+v", p)
+		}
+		bad = rep
 		bad.Certificate = "C0000000000000000000000000"
 		if r := sendJSON(t, "POST", base+"/v1/aefi", tok, bad); r.status != 404 && r.status != 400 {
 			t.Fatalf("unknown certificate: %s", r)
@@ -368,11 +373,26 @@ func TestFeedbackSafetyAnalyticsAndStream(t *testing.T) {
 		// Every dimension adds up to the same total.
 		for _, d := range node.Dimensions {
 			var s api.Summary
-			if err := json.Unmarshal(getBody(t, base+"/v1/analytics/summary?by="+d, ""), &s); err != nil {
+			if err := json.Unmarshal(getBody(t, base+"/v1/analytics/summary?by="+d, n.Service.AdminToken()), &s); err != nil {
 				t.Fatal(err)
 			}
 			if s.Total.Doses != total {
 				t.Errorf("by %s: %d doses, want %d", d, s.Total.Doses, total)
+			}
+		}
+		// Gender comes from the vault: the operator's token only.
+		for tok, want := range map[string]int{"": 401, facilityToken(n, facilityOf[a]): 403} {
+			req, _ := http.NewRequest("GET", base+"/v1/analytics/summary?by=gender", nil)
+			if tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want || resp.Header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("by=gender with token %q: %d %s, want %d", tok, resp.StatusCode, resp.Header.Get("Content-Type"), want)
 			}
 		}
 		// The metrics count the same.
@@ -470,7 +490,7 @@ func TestFeedbackSafetyAnalyticsAndStream(t *testing.T) {
 	before := map[string]api.Summary{}
 	for _, d := range node.Dimensions {
 		var s api.Summary
-		json.Unmarshal(getBody(t, base+"/v1/analytics/summary?by="+d, ""), &s)
+		json.Unmarshal(getBody(t, base+"/v1/analytics/summary?by="+d, adminTok), &s)
 		before[d] = s
 	}
 	live.Close()
@@ -485,7 +505,7 @@ func TestFeedbackSafetyAnalyticsAndStream(t *testing.T) {
 	base2 := "http://" + n2.APIAddr
 	for _, d := range node.Dimensions {
 		var s api.Summary
-		json.Unmarshal(getBody(t, base2+"/v1/analytics/summary?by="+d, ""), &s)
+		json.Unmarshal(getBody(t, base2+"/v1/analytics/summary?by="+d, adminTok), &s)
 		b := before[d]
 		if s.Height < b.Height || !reflect.DeepEqual(s.Rows, b.Rows) || s.Total != b.Total {
 			t.Errorf("by %s after a restart:\n%+v\nbefore:\n%+v", d, s, b)

@@ -49,8 +49,22 @@ func (s *Service) holder(ctx context.Context, id, credential, facility string) (
 	return rec, nil
 }
 
+// MaxFreeText bounds a report's free text (feedback comment, AEFI
+// narrative), which the vault keeps.
+const MaxFreeText = 4000
+
+func freeTextProblem(field, text string) error {
+	if len(text) > MaxFreeText {
+		return api.NewProblem(http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("%s has %d bytes; at most %d", field, len(text), MaxFreeText)).WithField(field, "max_length")
+	}
+	return nil
+}
+
 // SubmitFeedback implements api.Insights.
 func (s *Service) SubmitFeedback(ctx context.Context, in api.FeedbackInput, facility string) (*api.ReportResult, error) {
+	if err := freeTextProblem("comment", in.Comment); err != nil {
+		return nil, err
+	}
 	if _, err := s.holder(ctx, strings.ToUpper(in.Certificate), in.Credential, facility); err != nil {
 		return nil, err
 	}
@@ -65,6 +79,9 @@ func (s *Service) SubmitFeedback(ctx context.Context, in api.FeedbackInput, faci
 
 // SubmitAEFI implements api.Insights.
 func (s *Service) SubmitAEFI(ctx context.Context, in api.AEFIInput, facility string) (*api.ReportResult, error) {
+	if err := freeTextProblem("narrative", in.Narrative); err != nil {
+		return nil, err
+	}
 	id := strings.ToUpper(in.Certificate)
 	rec, err := s.holder(ctx, id, in.Credential, facility)
 	if err != nil {
