@@ -291,6 +291,11 @@ func (r *recordTx) checkEvent(c *execCtx, ev *Event, anchor *Anchor, blockDay ti
 	if found, err := c.ixGet(doseKey(ev.Recipient, ev.Program, ev.Dose), &prev); err != nil {
 		return fail(CodeMalformedEvent, "index: %v", err)
 	} else if found {
+		if fac != nil && prev.Facility == fac.Code && prev.Certificate != "" {
+			// The facility's own record: name its certificate, so that a
+			// facility that lost the answer to an upload can recover it.
+			return fail(CodeDuplicateDose, "dose %d of program %s was already recorded for this recipient by this facility at %s: certificate %s", ev.Dose, ev.Program, prev.At, prev.Certificate)
+		}
 		return fail(CodeDuplicateDose, "dose %d of program %s was already recorded for this recipient by facility %s at %s", ev.Dose, ev.Program, prev.Facility, prev.At)
 	}
 	if ev.Dose > 1 {

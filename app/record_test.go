@@ -129,6 +129,13 @@ func TestRecordRejectsDuplicateDoseNamingTheFirst(t *testing.T) {
 	if got.Code != CodeDuplicateDose || !strings.Contains(got.Reason, firstAt) || !strings.Contains(got.Reason, "DEL010") || strings.Contains(got.Reason, firstCert) {
 		t.Fatalf("duplicate dose: %+v (first at %s)", got, firstAt)
 	}
+	// The facility that recorded it, sending it again (it lost the
+	// answer), learns its certificate.
+	again := first
+	res = tc.block(tc.record("DEL010", []Event{again}, true))
+	if got := res[0].Items[0]; got.Code != CodeDuplicateDose || !strings.Contains(got.Reason, firstCert) || !strings.Contains(got.Reason, "this facility") {
+		t.Fatalf("duplicate dose from the same facility: %+v (certificate %s)", got, firstCert)
+	}
 	// Within one batch, too.
 	res = tc.block(tc.record("DEL010", []Event{tc.event("twin", 1), tc.event("twin", 1)}, false))
 	if res[0].Items[0].Code != OK || res[0].Items[1].Code != CodeDuplicateDose {

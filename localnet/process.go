@@ -186,8 +186,13 @@ func (n *Network) Stop(i int, timeout time.Duration) error {
 		return err
 	}
 	if err := n.waitExit(i, timeout); err != nil {
-		_ = n.Kill(i)
-		return fmt.Errorf("%s did not stop within %s of SIGTERM; killed", n.Nodes[i].Name, timeout)
+		// SIGQUIT makes the Go runtime write every goroutine's stack to
+		// the node's log: where the shutdown hangs.
+		_ = n.Signal(i, syscall.SIGQUIT)
+		if n.waitExit(i, 5*time.Second) != nil {
+			_ = n.Kill(i)
+		}
+		return fmt.Errorf("%s did not stop within %s of SIGTERM; its goroutines (SIGQUIT) are in %s:\n%s", n.Nodes[i].Name, timeout, n.LogPath(i), stackDump(n.LogPath(i), 30000))
 	}
 	if p := n.tracked(i); p != nil && p.err != nil {
 		return fmt.Errorf("%s exited with %v; log %s:\n%s", n.Nodes[i].Name, p.err, n.LogPath(i), Tail(n.LogPath(i), 3000))
@@ -352,6 +357,22 @@ func Tail(path string, n int) string {
 	b, _ := os.ReadFile(path)
 	if len(b) > n {
 		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// stackDump is the start of the goroutine dump the Go runtime wrote to a
+// log on SIGQUIT (goroutine 1, where main waits, comes first), or the
+// log's tail if there is none.
+func stackDump(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	i := strings.LastIndex(string(b), "SIGQUIT: quit")
+	if i < 0 {
+		return Tail(path, n)
+	}
+	b = b[i:]
+	if len(b) > n {
+		b = b[:n]
 	}
 	return string(b)
 }

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -13,6 +15,9 @@ import (
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
 	"github.com/syndtr/goleveldb/leveldb/opt"
+
+	"github.com/divoc/divoc/abci"
+	"github.com/divoc/divoc/app"
 )
 
 // Inspector reads a stopped node's home through the stores' own APIs:
@@ -104,6 +109,56 @@ func (in *Inspector) Block(h int64) (*cmttypes.Block, error) {
 // transaction's result (code, data, log, events) and the block's events.
 func (in *Inspector) FinalizeBlockResponse(h int64) (*abcitypes.ResponseFinalizeBlock, error) {
 	return in.States.LoadFinalizeBlockResponse(h)
+}
+
+// Anchored reads every stored block and its FinalizeBlock response and
+// counts, per certificate, the accepted vaccination events that anchor it
+// (an event the ledger refused anchors nothing): what an auditor checks
+// against the certificates a node acknowledged. events is the total.
+func (in *Inspector) Anchored() (anchored map[string]int, events int, err error) {
+	anchored = map[string]int{}
+	for height := in.Base(); height <= in.Height(); height++ {
+		b, err := in.Block(height)
+		if err != nil {
+			return nil, 0, err
+		}
+		resp, err := in.FinalizeBlockResponse(height)
+		if err != nil {
+			return nil, 0, fmt.Errorf("FinalizeBlock response %d: %w", height, err)
+		}
+		for i, raw := range b.Txs {
+			tx, e := app.DecodeTx(raw, 0)
+			if e != nil || tx.Kind != app.KindRecord || len(tx.Parts) != 2 {
+				continue
+			}
+			var sum abci.TxSummary
+			if err := json.Unmarshal(resp.TxResults[i].Data, &sum); err != nil {
+				return nil, 0, fmt.Errorf("block %d tx %d result: %w", height, i, err)
+			}
+			if sum.Code != app.OK {
+				continue
+			}
+			refused := map[int]bool{}
+			for _, it := range sum.Refused {
+				refused[it.Index] = true
+			}
+			pb, err := base64.RawURLEncoding.DecodeString(tx.Parts[1].Payload)
+			if err != nil {
+				return nil, 0, fmt.Errorf("block %d tx %d anchor statement: %w", height, i, err)
+			}
+			var anc app.AnchorStatement
+			if err := json.Unmarshal(pb, &anc); err != nil {
+				return nil, 0, fmt.Errorf("block %d tx %d anchor statement: %w", height, i, err)
+			}
+			for j, a := range anc.Anchors {
+				if !refused[j] {
+					anchored[a.Certificate]++
+					events++
+				}
+			}
+		}
+	}
+	return anchored, events, nil
 }
 
 // AppTree describes the version of the app's IAVL tree that was walked.

@@ -53,6 +53,12 @@ type Service struct {
 	jobs   chan func()
 	wg     sync.WaitGroup
 	closed chan struct{}
+	// stopping ends the uploads' waits when the node stops: a batch
+	// waiting for a commit (which may never come if the other validators
+	// are stopping too) does not hold the shutdown. Uploads left so are
+	// marked interrupted when the node starts again.
+	stopping context.Context
+	stop     context.CancelFunc
 }
 
 // NewService loads the node's keys and starts the upload workers.
@@ -67,6 +73,7 @@ func NewService(h Home, s Settings, a *app.App, v *vault.Vault, l *Ledger, m *Me
 	}
 	svc := &Service{home: h, settings: s, app: a, vault: v, ledger: l, metrics: m, issuer: issuer, pseudonym: pk,
 		facilityTokens: map[string]string{}, facilityKeys: map[string]*keys.Signer{}, inflight: map[string]int{}, closed: make(chan struct{})}
+	svc.stopping, svc.stop = context.WithCancel(context.Background())
 	if svc.formats, err = loadFormatSigners(h, s, pk); err != nil {
 		return nil, err
 	}
@@ -100,7 +107,8 @@ func NewService(h Home, s Settings, a *app.App, v *vault.Vault, l *Ledger, m *Me
 	return svc, nil
 }
 
-// Close stops the workers after the queued jobs.
+// Close ends the uploads' waits and stops the workers: queued batches are
+// not submitted.
 func (s *Service) Close() {
 	select {
 	case <-s.closed:
@@ -108,6 +116,7 @@ func (s *Service) Close() {
 	default:
 	}
 	close(s.closed)
+	s.stop()
 	close(s.jobs)
 	s.wg.Wait()
 }
@@ -250,7 +259,7 @@ func (s *Service) Submit(ctx context.Context, sub api.Submission) (*vault.Upload
 	tr := &uploadTracker{svc: s, up: up, left: len(chunks), done: make(chan struct{})}
 	job := func() {
 		for _, c := range chunks {
-			tr.finish(s.processChunk(context.Background(), up.ID, c, facilityPart))
+			tr.finish(s.processChunk(s.stopping, up.ID, c, facilityPart))
 			s.release(sub.Facility, 1)
 		}
 	}
@@ -396,6 +405,9 @@ func (s *Service) processChunk(ctx context.Context, upload string, b ingest.Batc
 			res.results = append(res.results, vault.RowResult{Row: r.Cert.Row, Code: "not_submitted", Reason: err.Error()})
 		}
 		return res
+	}
+	if ctx.Err() != nil {
+		return fail(errors.New("the node stopped before this batch was submitted; send the rows again"))
 	}
 	snap, err := s.snapshot()
 	if err != nil {

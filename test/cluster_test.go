@@ -3,7 +3,6 @@ package faults
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,9 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/divoc/divoc/abci"
 	"github.com/divoc/divoc/api"
-	"github.com/divoc/divoc/app"
 	"github.com/divoc/divoc/audit"
 	"github.com/divoc/divoc/client"
 	"github.com/divoc/divoc/divocfmt"
@@ -377,50 +374,11 @@ func ledgerScan(t *testing.T, h node.Home) (anchored map[string]int, events int,
 		t.Fatal(err)
 	}
 	defer in.Close()
-	anchored = map[string]int{}
-	top = in.Height()
-	for height := in.Base(); height <= top; height++ {
-		b, err := in.Block(height)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := in.FinalizeBlockResponse(height)
-		if err != nil {
-			t.Fatalf("FinalizeBlock response %d: %v", height, err)
-		}
-		for i, raw := range b.Txs {
-			tx, e := app.DecodeTx(raw, 0)
-			if e != nil || tx.Kind != app.KindRecord || len(tx.Parts) != 2 {
-				continue
-			}
-			var sum abci.TxSummary
-			if err := json.Unmarshal(resp.TxResults[i].Data, &sum); err != nil {
-				t.Fatalf("block %d tx %d result: %v", height, i, err)
-			}
-			if sum.Code != app.OK {
-				continue
-			}
-			refused := map[int]bool{}
-			for _, it := range sum.Refused {
-				refused[it.Index] = true
-			}
-			pb, err := base64.RawURLEncoding.DecodeString(tx.Parts[1].Payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var anc app.AnchorStatement
-			if err := json.Unmarshal(pb, &anc); err != nil {
-				t.Fatal(err)
-			}
-			for j, a := range anc.Anchors {
-				if !refused[j] {
-					anchored[a.Certificate]++
-					events++
-				}
-			}
-		}
+	anchored, events, err = in.Anchored()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return anchored, events, top
+	return anchored, events, in.Height()
 }
 
 // replay runs the auditor's replay from genesis on a stopped home.

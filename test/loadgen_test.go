@@ -337,3 +337,11 @@ func (g *loadgen) verifyNew(ctx context.Context, t *testing.T, up []bool) int {
 	g.mu.Unlock()
 	return len(jobs)
 }
+
+// maxAckHeight is the highest height an API reported for an
+// acknowledged upload.
+func (g *loadgen) maxAckHeight() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.maxH
+}
