@@ -45,7 +45,9 @@ type server struct {
 type Route struct {
 	Method, Pattern string
 	// Auth names who may call: public, facility (a signature or a facility
-	// token) or admin (the node operator's token).
+	// token), admin (the node operator's token) or holder (the operator's
+	// token or the recording facility's, checked by the handler against
+	// the certificate: what carries personal data).
 	Auth    string
 	Summary string
 	handler func(*server, http.ResponseWriter, *http.Request) error
@@ -64,7 +66,7 @@ var Routes = []Route{
 	{"GET", "/v1/uploads/{id}", "public", "An upload's progress and per-row results", (*server).upload},
 	{"GET", "/v1/certificates/{id}", "public", "A certificate: anchor, status and credential (JSON, or the vc+jwt with Accept: application/vc+jwt)", (*server).certificate},
 	{"PUT", "/v1/certificates/{id}", "admin", "Correct a certificate: a new one supersedes it", (*server).correct},
-	{"GET", "/v1/certificates/{id}/qr.png", "public", "The credential as a QR code", (*server).certificateQR},
+	{"GET", "/v1/certificates/{id}/qr.png", "holder", "The credential as a QR code", (*server).certificateQR},
 	{"POST", "/v1/certificates/{id}/revoke", "admin", "Revoke a certificate", (*server).revoke},
 	{"POST", "/v1/verify", "public", "Verify a credential (vc+jwt text, JSON, or a QR PNG)", (*server).verify},
 	{"GET", "/v1/trust/jwks", "public", "Issuer keys registered on the ledger (JWKS)", (*server).jwks},

@@ -375,7 +375,7 @@ func TestOpenAPISecurityMatchesAuth(t *testing.T) {
 	if sig := doc.path("components", "securitySchemes", "facilitySignature", "name"); sig == nil || unquote(sig.value) != HeaderSignature {
 		t.Errorf("the facilitySignature scheme must name the header %s", HeaderSignature)
 	}
-	want := map[string][]string{"public": nil, "facility": {"facilitySignature", "facilityToken"}, "admin": {"adminToken"}}
+	want := map[string][]string{"public": nil, "facility": {"facilitySignature", "facilityToken"}, "admin": {"adminToken"}, "holder": {"adminToken", "facilityToken"}}
 	byKey := map[string]operation{}
 	for _, op := range ops {
 		byKey[strings.ToUpper(op.method)+" "+op.path] = op

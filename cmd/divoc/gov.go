@@ -26,12 +26,23 @@ func (o *operator) flags(c *cobra.Command) {
 	c.Flags().StringVar(&o.token, "token", "", "the node operator's token")
 }
 
-func (o *operator) client() (*client.Client, error) {
-	if o.home != "" {
-		h := node.Home(o.home)
-		if s, err := node.LoadSettings(h); err == nil && o.nodeURL == "" {
+// url is the node's API URL: --node, or the home's, or the default.
+func (o *operator) url() string {
+	if o.nodeURL == "" && o.home != "" {
+		if s, err := node.LoadSettings(node.Home(o.home)); err == nil {
 			o.nodeURL = s.PublicURL
 		}
+	}
+	if o.nodeURL == "" {
+		o.nodeURL = "http://127.0.0.1:8480"
+	}
+	return o.nodeURL
+}
+
+func (o *operator) client() (*client.Client, error) {
+	o.url()
+	if o.home != "" {
+		h := node.Home(o.home)
 		if o.token == "" {
 			b, err := os.ReadFile(h.AdminToken())
 			if err != nil {
@@ -56,8 +67,14 @@ func govCmd() *cobra.Command {
 		Use:   "propose KIND STATEMENT.json",
 		Short: "Propose a change, signed with the node's governance key",
 		Long: "KIND is one of " + strings.Join(app.GovernedKinds, ", ") + `.
-STATEMENT.json is its statement, for example for program.set/v1:
-  {"program": {"id": "C19", "name": "...", "vaccines": [...], "phases": [...], "status": "active", ...}}
+STATEMENT.json is its statement (the member names are the JSON of
+GET /v1/programs, /v1/vaccines, /v1/facilities, ...), for example:
+  program.set/v1   {"program": {"id": "C19", "name": "...", "vaccines": [...], "phases": [...], "status": "active", ...}}
+  vaccine.set/v1   {"vaccine": {"code": "COVISHIELD", ..., "status": "suspended"}}   (GET /v1/vaccines, changed)
+  batch.set/v1     {"batch": {"vaccine": "COVISHIELD", "batch": "4121Z025", "status": "suspended", "reason": "safety_signal"}}
+                   (reason: safety_signal or a revocation reason such as vaccine_recall)
+  safety.set/v1    {"policy": {"min_doses": 1000, "serious_per_million": 500}}
+  validator.set/v1 {"validator": {"address": "...", "name": "...", "power": 10, "pub_key": "..."}}  (power 0 removes)
 With a governance threshold of 1 the change is applied at once; otherwise it
 is pending until other authorities approve it (divoc gov approve).`,
 		Args: cobra.ExactArgs(2),
@@ -101,13 +118,14 @@ is pending until other authorities approve it (divoc gov approve).`,
 		},
 	}
 	op2.flags(approve)
-	var nodeURL, status string
+	var lister operator
+	var status string
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List proposals",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ps, err := client.New(nodeURL, "").Proposals(context.Background(), status)
+			ps, err := client.New(lister.url(), "").Proposals(context.Background(), status)
 			if err != nil {
 				return err
 			}
@@ -117,7 +135,8 @@ is pending until other authorities approve it (divoc gov approve).`,
 			return nil
 		},
 	}
-	list.Flags().StringVar(&nodeURL, "node", "http://127.0.0.1:8480", "node API URL")
+	list.Flags().StringVar(&lister.home, "home", "", "node home (for its URL)")
+	list.Flags().StringVar(&lister.nodeURL, "node", "", "node API URL (default: the home's, or http://127.0.0.1:8480)")
 	list.Flags().StringVar(&status, "status", "", "only proposals with this status (pending, applied, failed, expired)")
 	var op3 operator
 	var program, phase string

@@ -3,60 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/divoc/divoc/api"
-	"github.com/divoc/divoc/client"
-	"github.com/divoc/divoc/node"
 )
 
-// operatorFlags are how revoke and correct reach the node as its operator:
-// the API URL and the operator token, given or read from the node's home.
-type operatorFlags struct{ home, nodeURL, token string }
-
-func (o *operatorFlags) register(c *cobra.Command) {
-	f := c.Flags()
-	f.StringVar(&o.home, "home", "", "node home (for the URL and operator token)")
-	f.StringVar(&o.nodeURL, "node", "", "node API URL (default: the home's, or http://127.0.0.1:8480)")
-	f.StringVar(&o.token, "token", "", "the node operator's token")
-}
-
-func (o *operatorFlags) client(what string) (*client.Client, error) {
-	nodeURL, token := o.nodeURL, o.token
-	if o.home != "" {
-		h := node.Home(o.home)
-		if s, err := node.LoadSettings(h); err == nil && nodeURL == "" {
-			nodeURL = s.PublicURL
-		}
-		if token == "" {
-			b, err := os.ReadFile(h.AdminToken())
-			if err != nil {
-				return nil, fmt.Errorf("reading the operator token: %w", err)
-			}
-			token = strings.TrimSpace(string(b))
-		}
-	}
-	if nodeURL == "" {
-		nodeURL = "http://127.0.0.1:8480"
-	}
-	if token == "" {
-		return nil, fmt.Errorf("%s needs the node operator's token: --token, or --home to read it", what)
-	}
-	return client.New(nodeURL, token), nil
-}
-
 func revokeCmd() *cobra.Command {
-	var op operatorFlags
+	var op operator
 	var reason string
 	c := &cobra.Command{
 		Use:   "revoke CERTIFICATE-ID --reason TEXT",
 		Short: "Revoke a certificate (the node's issuing authority signs the revocation)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := op.client("revoking")
+			cl, err := op.client()
 			if err != nil {
 				return err
 			}
@@ -68,14 +29,14 @@ func revokeCmd() *cobra.Command {
 			return nil
 		},
 	}
-	op.register(c)
-	c.Flags().StringVar(&reason, "reason", "", "why (recorded on the ledger; no personal data)")
+	op.flags(c)
+	c.Flags().StringVar(&reason, "reason", "", "why: issued_in_error, duplicate, data_correction, wrong_person, fraud, vaccine_recall or holder_request (other text is recorded as other and kept in the vault)")
 	_ = c.MarkFlagRequired("reason")
 	return c
 }
 
 func correctCmd() *cobra.Command {
-	var op operatorFlags
+	var op operator
 	var corr api.Correction
 	c := &cobra.Command{
 		Use:   "correct CERTIFICATE-ID --reason TEXT [--name NAME] [--dob YYYY-MM-DD] [--gender G] [--identity ID] [--mobile M]",
@@ -91,7 +52,7 @@ At least one detail must change.`,
 			if corr.Name == "" && corr.DOB == "" && corr.Gender == "" && corr.Identity == "" && corr.Mobile == "" {
 				return fmt.Errorf("nothing to correct: give at least one of --name, --dob, --gender, --identity, --mobile")
 			}
-			cl, err := op.client("correcting")
+			cl, err := op.client()
 			if err != nil {
 				return err
 			}
@@ -103,7 +64,7 @@ At least one detail must change.`,
 			return nil
 		},
 	}
-	op.register(c)
+	op.flags(c)
 	f := c.Flags()
 	f.StringVar(&corr.Reason, "reason", "", "why (recorded on the ledger; no personal data)")
 	f.StringVar(&corr.Name, "name", "", "corrected name")
