@@ -216,8 +216,8 @@ func (an *Analytics) add(snap *app.Snapshot, evs []app.BlockEvent) {
 			// reason: the result code, "ok" or why the ledger refused it.
 			dims["reason"] = string(e.Code)
 			if e.Code == app.OK && e.Certificate != "" && an.vault != nil {
-				if r, err := an.vault.Record(e.Certificate); err == nil {
-					dims["gender"] = r.Cert.Recipient.Gender
+				if g, ok := an.vault.Gender(e.Certificate); ok {
+					dims["gender"] = g
 				}
 			}
 		case app.EventCertificate:

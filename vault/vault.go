@@ -21,6 +21,7 @@ const (
 	pCert     = "cert/"   // cert/<id>            -> Record
 	pUpload   = "upload/" // upload/<id>          -> Upload
 	pEnroll   = "enroll/" // enroll/<facility>/<preEnrollmentCode>/<id> -> ""
+	pGender   = "gender/" // gender/<id> -> the recipient's gender, for analytics (a small read, not the record)
 	pVaccinat = "vacc/"   // vacc/<code>          -> divocfmt.Vaccinator
 	pErased   = "erased/" // erased/<id>          -> time
 	pNote     = "note/"   // note/<id>            -> an operator note
@@ -138,6 +139,9 @@ func (v *Vault) PutRecords(recs []*Record) error {
 		if err := wb.Set([]byte(pCert+r.ID), b); err != nil {
 			return err
 		}
+		if err := wb.Set([]byte(pGender+r.ID), []byte(r.Cert.Recipient.Gender)); err != nil {
+			return err
+		}
 		if code := r.Cert.PreEnrollmentCode; code != "" {
 			if err := wb.Set([]byte(pEnroll+r.Facility+"/"+code+"/"+r.ID), nil); err != nil {
 				return err
@@ -157,6 +161,9 @@ func (v *Vault) DeleteRecords(recs []*Record) error {
 		if err := wb.Delete([]byte(pCert + r.ID)); err != nil {
 			return err
 		}
+		if err := wb.Delete([]byte(pGender + r.ID)); err != nil {
+			return err
+		}
 		if code := r.Cert.PreEnrollmentCode; code != "" {
 			if err := wb.Delete([]byte(pEnroll + r.Facility + "/" + code + "/" + r.ID)); err != nil {
 				return err
@@ -164,6 +171,27 @@ func (v *Vault) DeleteRecords(recs []*Record) error {
 		}
 	}
 	return wb.Flush()
+}
+
+// Gender is the recipient's gender of a certificate this vault holds,
+// without reading the whole record (analytics count it for every event).
+func (v *Vault) Gender(id string) (string, bool) {
+	var g []byte
+	err := v.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get([]byte(pGender + id))
+		if err != nil {
+			return err
+		}
+		g, err = it.ValueCopy(nil)
+		return err
+	})
+	if err == nil {
+		return string(g), true
+	}
+	if r, err := v.Record(id); err == nil { // a record stored before gender/ existed
+		return r.Cert.Recipient.Gender, true
+	}
+	return "", false
 }
 
 // Record returns one certificate's record.
@@ -206,6 +234,9 @@ func (v *Vault) Erase(id string, at time.Time) error {
 			}
 		}
 		if err := txn.Delete([]byte(pCert + id)); err != nil {
+			return err
+		}
+		if err := txn.Delete([]byte(pGender + id)); err != nil {
 			return err
 		}
 		return txn.Set([]byte(pErased+id), []byte(at.UTC().Format(time.RFC3339)))

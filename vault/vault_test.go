@@ -34,6 +34,16 @@ func TestRecordsByIDAndEnrollment(t *testing.T) {
 	if err != nil || got.Cert.Recipient.Name != "Asha" || got.Credential != "a.b.c" || !got.CreatedAt.Equal(now) {
 		t.Fatalf("record: %+v %v", got, err)
 	}
+	recs[0].Cert.Recipient.Gender = "Female"
+	if err := v.PutRecords(recs[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if g, ok := v.Gender("CERT0001"); !ok || g != "Female" {
+		t.Fatalf("gender: %q %v", g, ok)
+	}
+	if _, ok := v.Gender("NOPE"); ok {
+		t.Fatal("gender of a certificate the vault does not hold")
+	}
 	ids, err := v.ByPreEnrollment("DEL010", "E1")
 	if err != nil || len(ids) != 2 {
 		t.Fatalf("by enrollment: %v %v", ids, err)
@@ -53,6 +63,9 @@ func TestRecordsByIDAndEnrollment(t *testing.T) {
 	}
 	if _, err := v.Record("CERT0001"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("erased record still readable: %v", err)
+	}
+	if g, ok := v.Gender("CERT0001"); ok {
+		t.Fatalf("erased record's gender still readable: %q", g)
 	}
 	if ids, _ := v.ByPreEnrollment("DEL010", "E1"); len(ids) != 0 {
 		t.Fatalf("erased record still indexed: %v", ids)
