@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -121,7 +122,12 @@ func New(cfg Config) http.Handler {
 	}
 	s := &server{Config: cfg}
 	r := chi.NewRouter()
-	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+	r.Use(middleware.GetHead) // HEAD is answered as GET without the body
+	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/dashboard/" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+			http.Redirect(w, req, "/dashboard", http.StatusMovedPermanently)
+			return
+		}
 		NewProblem(http.StatusNotFound, CodeNotFound, "no such route; see /openapi.yaml").Render(w)
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
@@ -197,9 +203,10 @@ func (s *server) authorize(rt Route, r *http.Request) error {
 const HeaderSignature = "Divoc-Signature"
 
 func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
-	return strings.TrimSpace(tok), ok && strings.TrimSpace(tok) != ""
+	// The scheme name is case-insensitive (RFC 9110 11.1).
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	tok = strings.TrimSpace(tok)
+	return tok, ok && strings.EqualFold(scheme, "Bearer") && tok != ""
 }
 
 func constantTimeEqual(a, b string) bool {

@@ -226,7 +226,11 @@ func (s *server) proposals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, g.Proposals(r.URL.Query().Get("status")))
+	status := r.URL.Query().Get("status")
+	if status != "" && !contains([]string{app.ProposalPending, app.ProposalApplied, app.ProposalFailed, app.ProposalExpired}, status) {
+		return NewProblem(http.StatusBadRequest, CodeBadRequest, "status must be pending, applied, failed or expired").WithField("status", "enum")
+	}
+	return writeJSON(w, http.StatusOK, g.Proposals(status))
 }
 
 func (s *server) propose(w http.ResponseWriter, r *http.Request) error {

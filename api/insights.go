@@ -166,6 +166,9 @@ func checkRange(from, to string) error {
 			return NewProblem(http.StatusBadRequest, CodeBadRequest, name+" must be YYYY-MM-DD").WithField(name, "date")
 		}
 	}
+	if from != "" && to != "" && to < from {
+		return NewProblem(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("to %s is before from %s", to, from)).WithField("to", "not_before_from")
+	}
 	return nil
 }
 

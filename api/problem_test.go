@@ -48,3 +48,32 @@ func TestRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// Small HTTP manners: HEAD works where GET does, /dashboard/ leads to
+// /dashboard. (With a node behind: node TestBadInputThroughHTTP/routing.)
+func TestHTTPManners(t *testing.T) {
+	srv := httptest.NewServer(New(Config{AdminToken: "secret"}))
+	defer srv.Close()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, c := range []struct {
+		method, path, auth string
+		status             int
+	}{
+		{http.MethodHead, "/openapi.yaml", "", http.StatusOK},
+		{http.MethodGet, "/dashboard/", "", http.StatusMovedPermanently},
+		{http.MethodGet, "/v1/governance/proposals", "bearer secret", http.StatusNotImplemented}, // past the auth: no backend here
+	} {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%s %s (%q): %d, want %d", c.method, c.path, c.auth, resp.StatusCode, c.status)
+		}
+	}
+}

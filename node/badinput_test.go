@@ -42,6 +42,7 @@ func TestBadInputThroughHTTP(t *testing.T) {
 	f := newBadInputFixture(t)
 
 	t.Run("routing", f.testRouting)
+	t.Run("authorization scheme", f.testAuthScheme)
 	t.Run("certify JSON", f.testCertifyJSON)
 	t.Run("bulk CSV", f.testBulkCSV)
 	t.Run("facility auth", f.testFacilityAuth)
@@ -389,10 +390,23 @@ func (f *badInputFixture) testRouting(t *testing.T) {
 		{"unknown certificate QR", "GET", "/v1/certificates/NOPE/qr.png", 404, string(app.CodeUnknownCert)},
 		{"unknown upload", "GET", "/v1/uploads/nope", 404, api.CodeNotFound},
 		{"wrong method", "DELETE", "/v1/status", 405, api.CodeMethodNotAllowed},
+		{"reversed date range", "GET", "/v1/analytics/summary?from=2021-03-02&to=2021-03-01", 400, api.CodeBadRequest},
+		{"unknown proposal status", "GET", "/v1/governance/proposals?status=bogus", 400, api.CodeBadRequest},
+		{"gender without a token", "GET", "/v1/analytics/summary?by=gender", 401, api.CodeUnauthenticated},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			wantProblem(t, f.send(t, c.method, c.path, nil), c.status, c.code)
 		})
+	}
+}
+
+// The Bearer scheme is case-insensitive; another scheme is no token.
+func (f *badInputFixture) testAuthScheme(t *testing.T) {
+	for scheme, want := range map[string]int{"Bearer": 200, "bearer": 200, "BEARER": 200, "Basic": 401} {
+		r := f.send(t, "GET", "/v1/analytics/summary?by=gender", nil, "Authorization", scheme+" "+f.admin)
+		if r.status != want {
+			t.Errorf("Authorization: %s <token>: %s, want %d", scheme, r, want)
+		}
 	}
 }
 

@@ -56,6 +56,11 @@ func TestCommandsAgainstANode(t *testing.T) {
 	if !strings.Contains(out, "committed with certificates") {
 		t.Fatalf("submit output:\n%s", out)
 	}
+	// The same file again: every row a duplicate, nothing committed: exit 1.
+	again := exec.Command(bin, "submit", csvPath, "--facility", fac, "--home", home, "--node", base, "--quiet")
+	if out, err := again.CombinedOutput(); again.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "no row was committed") || !strings.Contains(string(out), "duplicate_dose") {
+		t.Fatalf("submitting the same file again: exit %d (%v)\n%s", again.ProcessState.ExitCode(), err, out)
+	}
 	if b, err := os.ReadFile(report); err != nil || !strings.HasPrefix(string(b), "line,field,code,message") {
 		t.Fatalf("report: %q %v", b, err)
 	}

@@ -141,6 +141,9 @@ func runSubmit(ctx context.Context, file string, sf submitFlags) error {
 			}
 			fmt.Printf("certificate ids written to %s\n", sf.results)
 		}
+		if err == nil && rep.Rows > 0 && rep.Accepted == 0 {
+			return checkFailed("no row was committed (see the refusals above)")
+		}
 	}
 	return err
 }
