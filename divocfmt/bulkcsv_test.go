@@ -147,6 +147,8 @@ func TestParseBulkCSVRows(t *testing.T) {
 			}
 		}},
 		{"effective start before the vaccination (the certificate does not carry it)", map[string]string{"vaccinationEffectiveStart": "2020-11-01"}, nil, nil},
+		{"vaccination in year 0", map[string]string{"vaccinationDate": "0000-01-01"}, []fieldCode{{"vaccinationDate", CodeInvalidDate}}, nil},
+		{"vaccination in year 9999", map[string]string{"vaccinationDate": "9999-12-31"}, []fieldCode{{"vaccinationDate", CodeInvalidDate}}, nil},
 		{"effective end before the vaccination", map[string]string{"vaccinationEffectiveEnd": "1999-01-01"}, []fieldCode{{"vaccinationEffectiveEnd", CodeInvalidDate}}, nil},
 		{"effective end before the start", map[string]string{"vaccinationEffectiveStart": "2021-01-01", "vaccinationEffectiveEnd": "2020-12-31"}, []fieldCode{{"vaccinationEffectiveEnd", CodeInvalidDate}}, nil},
 		{"effective start on the local day after the UTC date", map[string]string{"vaccinationDate": "2020-12-02T20:00:00Z", "vaccinationEffectiveStart": "2020-12-03"}, nil, nil},

@@ -110,8 +110,20 @@ func (c *rowChecker) timestamp(col string) (time.Time, bool) {
 		c.fail(col, CodeInvalidDate, "%q is neither an RFC 3339 timestamp (2021-03-01T10:30:00Z) nor a date (2021-03-01)", v)
 		return time.Time{}, false
 	}
+	// Vaccinations happen in this era: a year like 0000 or 9999 is a
+	// typo, not a date of birth problem.
+	if t.Year() < MinVaccinationYear || t.Year() > MaxVaccinationYear {
+		c.fail(col, CodeInvalidDate, "%q: the year is not within %d to %d", v, MinVaccinationYear, MaxVaccinationYear)
+		return time.Time{}, false
+	}
 	return t, true
 }
+
+// The years a vaccination date may have.
+const (
+	MinVaccinationYear = 1950
+	MaxVaccinationYear = 2199
+)
 
 func parseTimestamp(v string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {

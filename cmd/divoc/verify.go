@@ -123,6 +123,12 @@ func verifyOfflineWith(cred, trustFile string, ro receiptOptions) (*api.Verifica
 	if err != nil {
 		return nil, err
 	}
+	switch {
+	case strings.HasPrefix(cred, "HC1:"), strings.HasPrefix(cred, "shc:/"), strings.HasPrefix(cred, "{"):
+		return nil, fmt.Errorf("offline verification reads this node's vc+jwt (or its DV1: QR form); verify an EU DCC, SMART Health Card or JSON-LD credential online (--node), which checks it against the keys on the ledger")
+	case strings.Count(cred, ".") != 2 && !strings.HasPrefix(cred, vcjwt.CompactPrefix):
+		return nil, fmt.Errorf("this is not a credential: a vc+jwt has three dot-separated parts, a QR code starts DV1:, HC1: or shc:/")
+	}
 	v := &api.Verification{Format: "vc+jwt", CheckedAt: time.Now().UTC()}
 	if strings.HasPrefix(cred, vcjwt.CompactPrefix) {
 		if cred, err = vcjwt.Expand(cred); err != nil {
