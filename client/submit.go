@@ -44,6 +44,9 @@ type SubmitOptions struct {
 // SubmitReport is the outcome of a whole file.
 type SubmitReport struct {
 	Rows, Accepted, Rejected int
+	// Unknown rows were submitted but not seen to commit (a timeout): they
+	// may still commit; sending them again is safe.
+	Unknown int
 	// Errors are the rows refused before the ledger, with their line in
 	// the original file.
 	Errors []divocfmt.RowError
@@ -114,6 +117,7 @@ func (c *Client) SubmitCSV(ctx context.Context, f Facility, csv []byte, opts Sub
 			}
 			rep.Accepted += up.Accepted
 			rep.Rejected += up.Rejected
+			rep.Unknown += up.Unknown
 			rep.Uploads = append(rep.Uploads, up.ID)
 			rep.Latencies = append(rep.Latencies, took)
 			settled += len(chunk)

@@ -356,7 +356,11 @@ func (t *uploadTracker) finish(r chunkResult) {
 	up.Pending -= r.rows
 	if r.err != nil {
 		up.Message = strings.TrimSpace(up.Message + " " + r.err.Error())
-		up.Rejected += r.rows
+		if len(r.results) > 0 && r.results[0].Code == api.CodeTimeout {
+			up.Unknown += r.rows
+		} else {
+			up.Rejected += r.rows
+		}
 		up.Results = append(up.Results, r.results...)
 	} else {
 		for _, rr := range r.results {
@@ -447,9 +451,14 @@ func (s *Service) processChunk(ctx context.Context, upload string, b ingest.Batc
 		s.forget(recs)
 		return fail(fmt.Errorf("the ledger refused the batch: %s: %s", refused.Code, refused.Reason))
 	case err != nil:
-		// Not known to be refused (a timeout): the records stay, the
-		// transaction may still commit.
-		return fail(err)
+		// Not known to be refused (a timeout, the node stopping): the
+		// records stay, the transaction may still commit. Say so: these
+		// rows are not refused, their outcome is unknown.
+		res = fail(fmt.Errorf("%w; the batch may still commit: send the same rows again later (a row already committed comes back as duplicate_dose naming its certificate)", err))
+		for i := range res.results {
+			res.results[i].Code = api.CodeTimeout
+		}
+		return res
 	}
 	s.metrics.SubmitLatency.Observe(time.Since(start).Seconds())
 	res.tx, res.height = out.TxHash, out.Height

@@ -194,7 +194,9 @@ func (g *loadgen) settle(node int, c chunk, up *vault.Upload, err error) {
 		case string(app.CodeDuplicateDose):
 			// Committed by an earlier upload whose answer was lost.
 			g.dups++
-		case string(app.CodeRateLimited):
+		case string(app.CodeRateLimited), api.CodeTimeout, "not_submitted":
+			// Not committed (as far as this node saw): send again; a row
+			// that did commit comes back as a duplicate.
 			again = append(again, c.rows[i])
 		default:
 			g.unexpect = append(g.unexpect, fmt.Sprintf("upload %s via %s: row %d refused: %s %s", up.ID, g.c.net.Nodes[node].Name, res.Row, res.Code, res.Reason))

@@ -245,14 +245,18 @@ func (v *Vault) Erase(id string, at time.Time) error {
 
 // Upload is a submission's progress and its per-row outcome.
 type Upload struct {
-	ID        string              `json:"id"`
-	Facility  string              `json:"facility"`
-	Kind      string              `json:"kind"` // csv | json
-	Status    string              `json:"status"`
-	Rows      int                 `json:"rows"`
-	Accepted  int                 `json:"accepted"`
-	Rejected  int                 `json:"rejected"`
-	Pending   int                 `json:"pending"`
+	ID       string `json:"id"`
+	Facility string `json:"facility"`
+	Kind     string `json:"kind"` // csv | json
+	Status   string `json:"status"`
+	Rows     int    `json:"rows"`
+	Accepted int    `json:"accepted"`
+	Rejected int    `json:"rejected"`
+	Pending  int    `json:"pending"`
+	// Unknown counts rows whose batch was submitted but not seen to
+	// commit (a commit timeout, the node stopping): neither accepted nor
+	// refused; they may still commit.
+	Unknown   int                 `json:"unknown,omitempty"`
 	Errors    []divocfmt.RowError `json:"errors"`
 	Results   []RowResult         `json:"results,omitempty"`
 	Batches   []string            `json:"batches,omitempty"` // tx hashes

@@ -14,6 +14,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/divoc/divoc/api"
 	"github.com/divoc/divoc/client"
 	"github.com/divoc/divoc/divocfmt"
 	"github.com/divoc/divoc/ingest"
@@ -141,7 +142,7 @@ func runSubmit(ctx context.Context, file string, sf submitFlags) error {
 			}
 			fmt.Printf("certificate ids written to %s\n", sf.results)
 		}
-		if err == nil && rep.Rows > 0 && rep.Accepted == 0 {
+		if err == nil && rep.Rows > 0 && rep.Accepted == 0 && rep.Unknown == 0 {
 			return checkFailed("no row was committed (see the refusals above)")
 		}
 	}
@@ -176,7 +177,7 @@ func submitJSON(ctx context.Context, cl *client.Client, fac client.Facility, bod
 	if err != nil {
 		return err
 	}
-	rep := &client.SubmitReport{Rows: up.Rows, Accepted: up.Accepted, Rejected: up.Rejected, Errors: up.Errors, Results: up.Results, Uploads: []string{up.ID}}
+	rep := &client.SubmitReport{Rows: up.Rows, Accepted: up.Accepted, Rejected: up.Rejected, Unknown: up.Unknown, Errors: up.Errors, Results: up.Results, Uploads: []string{up.ID}}
 	printReport(os.Stdout, rep, 50)
 	return nil
 }
@@ -218,6 +219,9 @@ func printReport(w io.Writer, rep *client.SubmitReport, max int) {
 		}
 	}
 	fmt.Fprintf(w, "%d rows: %d committed with certificates, %d refused (%d uploads)\n", rep.Rows, rep.Accepted, rep.Rejected, len(rep.Uploads))
+	if rep.Unknown > 0 {
+		fmt.Fprintf(w, "%d rows not seen to commit (%s): they may still commit; send the same file again later: a committed row comes back as duplicate_dose naming its certificate\n", rep.Unknown, api.CodeTimeout)
+	}
 }
 
 func writeResults(path string, rep *client.SubmitReport) error {
