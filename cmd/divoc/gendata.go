@@ -28,6 +28,19 @@ a name; README.txt lists them with the error each must get.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now().UTC()
 			o.Vaccines, o.Start, o.End = node.VaccineSpecs(), now.AddDate(0, 0, -days), now
+			// The library treats 0 as "the default"; on the command line
+			// the defaults are the flags', so 0 is a mistake.
+			for _, c := range []struct {
+				flag string
+				v    int
+			}{{"--facilities", o.Facilities}, {"--vaccinators-per-facility", o.VaccinatorsPerFacility}, {"--certificates", o.Certificates}} {
+				if c.v < 1 {
+					return fmt.Errorf("%s %d: must be at least 1", c.flag, c.v)
+				}
+			}
+			if o.BadRows < 0 || o.BadRows > o.Certificates {
+				return fmt.Errorf("--bad-rows %d: must be within 0 and --certificates (%d)", o.BadRows, o.Certificates)
+			}
 			ds, err := gendata.Generate(o)
 			if err != nil {
 				return err
