@@ -228,7 +228,7 @@ func (s *Service) Submit(ctx context.Context, sub api.Submission) (*vault.Upload
 		if err != nil {
 			return nil, api.NewProblem(http.StatusUnauthorized, string(app.CodeBadSignature), err.Error()).WithField(api.HeaderSignature, "detached_jws")
 		}
-		if err := checkFacilitySignature(snap, part); err != nil {
+		if err := checkFacilitySignature(snap, part, sub.Facility); err != nil {
 			return nil, err
 		}
 		if h, _ := app.ParseHeader(part.Protected); h.Nonce != "" {
@@ -320,14 +320,14 @@ func (s *Service) signer(snap *app.Snapshot, jws string) (string, error) {
 	return strings.TrimPrefix(k.Owner, "facility/"), nil
 }
 
-func checkFacilitySignature(snap *app.Snapshot, p app.Part) error {
+func checkFacilitySignature(snap *app.Snapshot, p app.Part, facility string) error {
 	h, _ := app.ParseHeader(p.Protected)
 	k := snap.Key(h.KID)
 	pub, err := k.PublicKey()
 	sig, derr := b64url(p.Signature)
 	if err != nil || derr != nil || !ed25519Verify(pub, p.SigningInput(), sig) {
 		return api.NewProblem(http.StatusUnauthorized, string(app.CodeBadSignature),
-			"the signature does not cover the events derived from this upload's valid rows; sign what ingest.Prepare derives from the same rows").WithField(api.HeaderSignature, "signature")
+			"the signature (by facility "+facility+"'s key) does not cover the events derived from this upload's valid rows as facility "+facility+"'s; sign what ingest.Prepare derives from the same rows, with the key of the facility that gave the doses").WithField(api.HeaderSignature, "signature")
 	}
 	return nil
 }
