@@ -73,9 +73,15 @@ func (s *server) shcKeys(w http.ResponseWriter, _ *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return writeSHCDocument(w, b)
+}
+
+// writeSHCDocument serves a SMART Health Cards issuer document (keys, a
+// revocation list): JSON that verifier web apps fetch from other origins.
+func writeSHCDocument(w http.ResponseWriter, b []byte) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	_, err = w.Write(b)
+	_, err := w.Write(b)
 	return err
 }
 
@@ -88,10 +94,7 @@ func (s *server) shcCRL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Access-Control-Allow-Origin", "*")
-	_, err = w.Write(b)
-	return err
+	return writeSHCDocument(w, b)
 }
 
 // qrOf renders a certificate's QR code in a format.
@@ -111,7 +114,13 @@ func (s *server) qrOf(w http.ResponseWriter, c *Certificate, format string) erro
 	if err != nil {
 		return err
 	}
-	png, info, err := qr.EncodePNG(body, qr.WithECLevel("L"))
+	return writeQR(w, body)
+}
+
+// writeQR answers with a PNG of a QR code (error correction L) holding
+// text, and its version.
+func writeQR(w http.ResponseWriter, text string) error {
+	png, info, err := qr.EncodePNG(text, qr.WithECLevel("L"))
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -232,14 +231,7 @@ func (s *server) certificateQR(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	png, info, err := qr.EncodePNG(text, qr.WithECLevel("L"))
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("X-QR-Version", fmt.Sprint(info.Version))
-	_, err = w.Write(png)
-	return err
+	return writeQR(w, text)
 }
 
 func (s *server) verify(w http.ResponseWriter, r *http.Request) error {
