@@ -13,6 +13,7 @@ import (
 	"github.com/divoc/divoc/app"
 	"github.com/divoc/divoc/client"
 	"github.com/divoc/divoc/divocfmt"
+	"github.com/divoc/divoc/gendata"
 	"github.com/divoc/divoc/ingest"
 	"github.com/divoc/divoc/keys"
 	"github.com/divoc/divoc/node"
@@ -20,22 +21,41 @@ import (
 
 func startLocal(t *testing.T, certs, bad int) (*node.Node, string) {
 	t.Helper()
-	home := t.TempDir()
-	if _, err := node.InitLocal(node.LocalOptions{Home: home, Seed: 7, Facilities: 3, Certificates: certs, BadRows: bad,
-		APIListen: "127.0.0.1:0", P2PListen: "tcp://127.0.0.1:0"}); err != nil {
+	n, _, home := newLocalNode(t, node.LocalOptions{Seed: 7, Facilities: 3, Certificates: certs, BadRows: bad}, nil)
+	return n, home
+}
+
+// newLocalNode makes a single-validator home in a temporary directory (on
+// free loopback ports unless o says otherwise), lets edit change its
+// settings, starts it (stopped when the test ends) and waits for the
+// first block.
+func newLocalNode(t *testing.T, o node.LocalOptions, edit func(*node.Settings)) (*node.Node, *gendata.Dataset, string) {
+	t.Helper()
+	o.Home = t.TempDir()
+	if o.APIListen == "" {
+		o.APIListen = "127.0.0.1:0"
+	}
+	if o.P2PListen == "" {
+		o.P2PListen = "tcp://127.0.0.1:0"
+	}
+	ds, err := node.InitLocal(o)
+	if err != nil {
 		t.Fatalf("init: %v", err)
 	}
-	n, err := node.Start(node.Home(home))
-	if err != nil {
-		t.Fatalf("start: %v", err)
+	h := node.Home(o.Home)
+	if edit != nil {
+		s, err := node.LoadSettings(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(&s)
+		if err := node.SaveSettings(h, s); err != nil {
+			t.Fatal(err)
+		}
 	}
-	t.Cleanup(func() { n.Stop() })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := n.WaitHeight(ctx, 1); err != nil {
-		t.Fatalf("no first block: %v", err)
-	}
-	return n, home
+	return startNode(ctx, t, h), ds, o.Home
 }
 
 func facilityToken(n *node.Node, facility string) string {

@@ -27,22 +27,9 @@ import (
 // certificates and returns it with the ids of the accepted ones.
 func startReceiptNode(t *testing.T, rpcListen string) (*node.Node, []string) {
 	t.Helper()
-	home := t.TempDir()
-	ds, err := node.InitLocal(node.LocalOptions{Home: home, Seed: 11, Facilities: 2, Certificates: 24,
-		APIListen: "127.0.0.1:0", P2PListen: "tcp://127.0.0.1:0", RPCListen: rpcListen})
-	if err != nil {
-		t.Fatalf("init: %v", err)
-	}
-	n, err := node.Start(node.Home(home))
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { n.Stop() })
+	n, ds, home := newLocalNode(t, node.LocalOptions{Seed: 11, Facilities: 2, Certificates: 24, RPCListen: rpcListen}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := n.WaitHeight(ctx, 1); err != nil {
-		t.Fatalf("no first block: %v", err)
-	}
 	fac := ds.Facilities[0].Code
 	var token string
 	for tok, f := range n.Service.FacilityTokens() {

@@ -18,31 +18,12 @@ import (
 // (commit_timeout), not refused: it may still commit, and when it has,
 // sending the same rows again names the certificates they got.
 func TestCommitTimeoutIsUnknownNotRefused(t *testing.T) {
-	home := t.TempDir()
-	ds, err := node.InitLocal(node.LocalOptions{Home: home, Seed: 11, Facilities: 1, Certificates: 20,
-		APIListen: "127.0.0.1:0", P2PListen: "tcp://127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, ds, home := newLocalNode(t, node.LocalOptions{Seed: 11, Facilities: 1, Certificates: 20}, func(s *node.Settings) {
+		s.CommitTimeout = node.Duration(time.Nanosecond) // no commit is that fast
+	})
 	h := node.Home(home)
-	s, err := node.LoadSettings(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.CommitTimeout = node.Duration(time.Nanosecond) // no commit is that fast
-	if err := node.SaveSettings(h, s); err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.Start(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := n.WaitHeight(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
 	fac := ds.Facilities[0].Code
 	body, err := os.ReadFile(filepath.Join(home, "gen-data", "certificates-"+fac+".csv"))
 	if err != nil {
@@ -72,6 +53,10 @@ func TestCommitTimeoutIsUnknownNotRefused(t *testing.T) {
 	// Sent again, to the node with a sensible timeout: each row a
 	// duplicate naming its certificate.
 	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := node.LoadSettings(h)
+	if err != nil {
 		t.Fatal(err)
 	}
 	s.CommitTimeout = node.Duration(time.Minute)
