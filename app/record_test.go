@@ -213,7 +213,11 @@ func TestRecordWholeTransactionRejections(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tc := newTestChain(t)
 			raw := c.build(tc)
-			if r := tc.app.CheckTx(raw); c.code != CodeFacilityInactive && r.Code == OK {
+			// CheckTx admits what only a block can judge: a facility's
+			// status, and a signature ahead of the last block's time
+			// (TestFreshSignatureAfterAnIdleSpell).
+			admitted := c.code == CodeFacilityInactive || strings.Contains(c.name, "in the future")
+			if r := tc.app.CheckTx(raw); !admitted && r.Code == OK {
 				t.Fatalf("CheckTx accepted it")
 			}
 			res := tc.block(raw)
@@ -273,4 +277,25 @@ func TestRetiredFacilityKey(t *testing.T) {
 	if pub, _ := k.PublicKey(); !ed25519.PublicKey(pub).Equal(old.Public()) {
 		t.Fatal("retired key record lost its public key")
 	}
+}
+
+// After an idle spell (a node restarted, a network without quorum) the
+// last block's time is older than the clock. A transaction signed now is
+// admitted by CheckTx and accepted in the next block, whose time is
+// current; the same signature in a block whose time is far behind it is
+// refused (threat 29).
+func TestFreshSignatureAfterAnIdleSpell(t *testing.T) {
+	tc := newTestChain(t)
+	last := tc.now
+	tc.now = last.Add(time.Hour) // what the facility's clock says
+	raw := tc.record("DEL010", []Event{tc.event("idle", 1)}, true)
+	if r := tc.app.CheckTx(raw); r.Code != OK {
+		t.Fatalf("CheckTx after an hour without blocks: %s %s", r.Code, r.Reason)
+	}
+	tc.now = last // the next block's time is a minute later: 59 minutes behind the signature
+	if res := tc.block(raw); res[0].Code != CodeStale {
+		t.Fatalf("in a block an hour behind the signature: %+v", res[0])
+	}
+	tc.now = last.Add(time.Hour) // the next block's time: a minute after the signature
+	mustOK(t, tc.block(raw)[0])
 }

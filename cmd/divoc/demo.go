@@ -214,9 +214,9 @@ func runDemo(df demoFlags) error {
 		fmt.Println("\nTry:")
 	}
 	for _, u := range []string{
+		base + "/dashboard",
 		base + "/v1/status",
 		base + "/v1/certificates/" + fixed.ID,
-		base + "/v1/certificates/" + fixed.ID + "/qr.png",
 		base + "/v1/certificates/" + sample[0] + "   (revoked)",
 		base + "/v1/trust/jwks",
 		base + "/metrics",
@@ -224,7 +224,10 @@ func runDemo(df demoFlags) error {
 	} {
 		fmt.Println("  " + u)
 	}
-	fmt.Printf("  curl -s -X POST --data-binary @<(curl -s '%s/v1/certificates/%s?format=jwt') %s/v1/verify\n", base, fixed.ID, base)
+	// The credential and its QR carry personal data: the operator's token.
+	auth := fmt.Sprintf(`-H "Authorization: Bearer $(cat %s)"`, h.AdminToken())
+	fmt.Printf("  curl -s %s %s/v1/certificates/%s/qr.png > cert.png\n", auth, base, fixed.ID)
+	fmt.Printf("  curl -s -X POST --data-binary @<(curl -s %s '%s/v1/certificates/%s?format=jwt') %s/v1/verify\n", auth, base, fixed.ID, base)
 	fmt.Printf("  divoc submit %s --facility %s --home %s\n", filepath.Join(data, "certificates-"+firstKey(files)+".csv"), firstKey(files), h)
 
 	if df.exit {

@@ -30,9 +30,12 @@ func verifyCmd() *cobra.Command {
 	var ro receiptOptions
 	c := &cobra.Command{
 		Use:   "verify [FILE | -] [--credential STRING]",
-		Short: "Verify a credential (vc+jwt text, or a QR code PNG): online against a node, or offline against a trust list",
-		Long: `verify reads a credential from a file (a vc+jwt, or a PNG of its QR code), from
-standard input (-) or from --credential. Online (the default) it asks a node,
+		Short: "Verify a credential (text or a QR code PNG): online against a node, or offline against a trust list",
+		Long: `verify reads a credential from a file (its text, or a PNG of its QR code), from
+standard input (-) or from --credential. Online it reads every format the node
+does: vc+jwt and its DV1: QR form, EU DCC (HC1:), SMART Health Cards (shc:/ or
+a .smart-health-card file), vc+cose and legacy DIVOC JSON-LD; offline, this
+node's vc+jwt and DV1:. Online (the default) it asks a node,
 which checks the signature against the issuer keys on the ledger, that the
 issuer was authorized, that the credential is anchored, and that it is not
 revoked or superseded. With --offline it checks the signature and issuer
