@@ -175,6 +175,7 @@ func (s *Service) ledgerStatus(snap *app.Snapshot, out *api.Verification, id str
 	a := rec.Anchor
 	out.Anchor = &a
 	out.Checks = append(out.Checks, api.Check{Name: "anchor", OK: true, Detail: fmt.Sprintf("certificate %s is anchored at height %d", id, a.Height)})
+	fillFromLedger(snap, out.Holder, rec)
 	st := snap.Status(id)
 	switch {
 	case st == nil:
@@ -371,4 +372,34 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// fillFromLedger completes the facts a format carries thinly (a health
+// card names its vaccine by CVX code and may omit the course length and
+// the place) with what the ledger records for the certificate: no
+// personal data, only the event's coded facts and the registries' names.
+func fillFromLedger(snap *app.Snapshot, h *api.HolderFacts, rec *app.CertRecord) {
+	if h == nil {
+		return
+	}
+	if h.Dose == 0 {
+		h.Dose = rec.Event.Dose
+	}
+	if h.Date == "" {
+		h.Date = rec.Event.Date
+	}
+	if v := snap.Vaccine(rec.Event.Vaccine); v != nil {
+		if h.Vaccine == "" || strings.Trim(h.Vaccine, "0123456789") == "" { // empty or a bare code
+			h.Vaccine = v.Name
+		}
+		if h.Manufacturer == "" {
+			h.Manufacturer = v.Manufacturer
+		}
+		if h.TotalDoses == 0 {
+			h.TotalDoses = v.Doses
+		}
+	}
+	if f := snap.Facility(rec.Facility); f != nil && h.Facility == "" {
+		h.Facility = f.Name
+	}
 }
