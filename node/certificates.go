@@ -330,6 +330,12 @@ func (s *Service) Correct(ctx context.Context, id string, c api.Correction) (*ap
 	if err != nil {
 		return nil, err
 	}
+	switch st := snap.Status(id); {
+	case st != nil && st.Status == app.CertSuperseded:
+		return nil, api.NewProblem(http.StatusConflict, string(app.CodeAlreadyRevoked), fmt.Sprintf("certificate %s was already corrected: %s supersedes it (height %d); correct %s instead", id, st.SupersededBy, st.Height, st.SupersededBy))
+	case st != nil:
+		return nil, api.NewProblem(http.StatusConflict, string(app.CodeAlreadyRevoked), fmt.Sprintf("certificate %s is revoked (height %d, %s): a revoked certificate is not corrected; record the vaccination again if it happened", id, st.Height, st.Reason))
+	}
 	old, err := s.vault.Record(id)
 	if err != nil {
 		return nil, api.NewProblem(http.StatusNotFound, api.CodeNotFound, "this node's vault does not hold the record of certificate "+id)

@@ -160,6 +160,14 @@ func TestCommandsAgainstANode(t *testing.T) {
 	if _, err := fmt.Sscanf(out, "certificate %s supersedes", &newID); err != nil || newID == oldID {
 		t.Fatalf("correct:\n%s", out)
 	}
+	// The old one again: the refusal points at the new one; a revoked one
+	// is not corrected.
+	if out := run(false, "correct", oldID, "--reason", "data_correction", "--name", "Again", "--home", home, "--node", base); !strings.Contains(out, "correct "+newID+" instead") {
+		t.Fatalf("correcting a superseded certificate:\n%s", out)
+	}
+	if out := run(false, "correct", certID, "--reason", "data_correction", "--name", "Again", "--home", home, "--node", base); !strings.Contains(out, "is revoked") {
+		t.Fatalf("correcting a revoked certificate:\n%s", out)
+	}
 	newCert, err := admin.Certificate(context.Background(), newID)
 	if err != nil || !strings.Contains(string(mustPayload(t, newCert.Credential)), "Corrected Name") {
 		t.Fatalf("corrected certificate %s: %v", newID, err)
