@@ -185,6 +185,10 @@ adds its validator key (M of N):
 			fmt.Printf("%s (%s): API %s, RPC %s, P2P %s, home %s\n", nd.Name, nd.Agency.ID, nd.API, nd.RPC, nd.P2P, nd.Home)
 			fmt.Printf("validator %s; to make it one: divoc gov propose %s %s --home %s, then approvals\n",
 				nd.ValidatorAddress, app.KindSetValidator, nd.Home.ValidatorFile(), n.Nodes[0].Home)
+			if add.StateSync {
+				fmt.Println("state sync restores a snapshot: the network takes one every snapshot_interval blocks (config/divoc.json);" +
+					" until the first exists the new node logs \"Discovering snapshots\" and waits")
+			}
 			return nil
 		},
 	}
