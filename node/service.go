@@ -50,13 +50,12 @@ type Service struct {
 	inflightMu sync.Mutex
 	inflight   map[string]int
 
-	jobs   chan func()
-	wg     sync.WaitGroup
-	closed chan struct{}
-	// stopping ends the uploads' waits when the node stops: a batch
-	// waiting for a commit (which may never come if the other validators
-	// are stopping too) does not hold the shutdown. Uploads left so are
-	// marked interrupted when the node starts again.
+	jobs chan func()
+	wg   sync.WaitGroup
+	// stopping ends with Close: it ends the uploads' waits (a batch
+	// waiting for a commit, which may never come if the other validators
+	// are stopping too, does not hold the shutdown) and refuses new
+	// uploads. Uploads left so are marked interrupted at the next start.
 	stopping context.Context
 	stop     context.CancelFunc
 }
@@ -72,7 +71,7 @@ func NewService(h Home, s Settings, a *app.App, v *vault.Vault, l *Ledger, m *Me
 		return nil, err
 	}
 	svc := &Service{home: h, settings: s, app: a, vault: v, ledger: l, metrics: m, issuer: issuer, pseudonym: pk,
-		facilityTokens: map[string]string{}, facilityKeys: map[string]*keys.Signer{}, inflight: map[string]int{}, closed: make(chan struct{})}
+		facilityTokens: map[string]string{}, facilityKeys: map[string]*keys.Signer{}, inflight: map[string]int{}}
 	svc.stopping, svc.stop = context.WithCancel(context.Background())
 	if svc.formats, err = loadFormatSigners(h, s, pk); err != nil {
 		return nil, err
@@ -110,12 +109,9 @@ func NewService(h Home, s Settings, a *app.App, v *vault.Vault, l *Ledger, m *Me
 // Close ends the uploads' waits and stops the workers: queued batches are
 // not submitted.
 func (s *Service) Close() {
-	select {
-	case <-s.closed:
+	if s.stopping.Err() != nil {
 		return
-	default:
 	}
-	close(s.closed)
 	s.stop()
 	close(s.jobs)
 	s.wg.Wait()
@@ -265,7 +261,7 @@ func (s *Service) Submit(ctx context.Context, sub api.Submission) (*vault.Upload
 	}
 	select {
 	case s.jobs <- job:
-	case <-s.closed:
+	case <-s.stopping.Done():
 		s.release(sub.Facility, len(chunks))
 		return nil, api.NewProblem(http.StatusServiceUnavailable, api.CodeBusy, "the node is shutting down")
 	}
